@@ -1,0 +1,3 @@
+from sunup.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""Everything sunup prints to a terminal goes through here.
+
+Messages go to stderr, data (tables, JSON, logs) to stdout. Colour only on a terminal (click
+strips it otherwise) and never when NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sunup.config.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from sunup.config.loader import LoadedConfig
+
+
+@dataclass
+class Context:
+    """What the top-level options set, handed to every command."""
+
+    project_dir: str | None = None
+
+
+def _color() -> bool | None:
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def style(text: str, **kwargs: Any) -> str:
+    return click.style(text, **kwargs)
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    click.echo(text, err=err, color=_color())
+
+
+def error(message: str, *, hint: str | None = None) -> None:
+    echo(f"{style('error', fg='red', bold=True)}: {message}", err=True)
+    if hint:
+        echo(f"  {style('hint', fg='cyan')}: {hint}", err=True)
+
+
+def warning(message: str, *, hint: str | None = None) -> None:
+    echo(f"{style('warning', fg='yellow', bold=True)}: {message}", err=True)
+    if hint:
+        echo(f"  {style('hint', fg='cyan')}: {hint}", err=True)
+
+
+def info(message: str) -> None:
+    echo(message, err=True)
+
+
+def data(text: str) -> None:
+    echo(text)
+
+
+def json_data(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def render_diagnostic(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
+    """One diagnostic, compiler-style: location, severity[code], message, source line, caret, hint."""
+    is_error = diagnostic.is_error
+    label = style(f"{diagnostic.severity.value}[{diagnostic.code}]", fg="red" if is_error else "yellow", bold=True)
+    where = f"{diagnostic.mark}: " if diagnostic.mark else ""
+    lines = [f"{style(where, bold=True)}{label}: {diagnostic.message}"]
+    mark = diagnostic.mark
+    text = sources.get(mark.file) if mark else None
+    if mark and text is not None:
+        source_lines = text.splitlines()
+        if 0 < mark.line <= len(source_lines):
+            line = source_lines[mark.line - 1].rstrip()
+            number = str(mark.line)
+            gutter = " " * len(number)
+            width = max(1, min(mark.width, max(1, len(line) - mark.column + 1)))
+            lines.append(f" {number} | {line}")
+            lines.append(
+                f" {gutter} | {' ' * (mark.column - 1)}{style('^' * width, fg='red' if is_error else 'yellow')}"
+            )
+    if diagnostic.hint:
+        lines.append(f"  {style('hint', fg='cyan')}: {diagnostic.hint}")
+    if diagnostic.related and diagnostic.hint is None:
+        lines.append(f"  {style('note', fg='cyan')}: see also {diagnostic.related}")
+    return "\n".join(lines)
+
+
+def diagnostics(loaded: LoadedConfig) -> None:
+    """Print every diagnostic, errors first, then a summary line."""
+    items = loaded.diagnostics.sorted()
+    errors = [d for d in items if d.is_error]
+    warnings = [d for d in items if not d.is_error]
+    for diagnostic in errors + warnings:
+        echo(render_diagnostic(diagnostic, loaded.positions.sources), err=True)
+        echo(err=True)
+    summary = []
+    if errors:
+        summary.append(style(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", fg="red", bold=True))
+    if warnings:
+        summary.append(style(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}", fg="yellow"))
+    if summary:
+        echo(", ".join(summary), err=True)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain aligned table on stdout."""
+    cells = [[str(h).upper() for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        echo(style(line, bold=True) if index == 0 else line)

@@ -1,0 +1,58 @@
+"""Cron expressions as Upsun reads them: 5 fields, with `H` for a stable hashed value.
+
+`H` is hashed from the cron's name, so each cron keeps its own minute from run to run. This is
+the pure part: checking an expression and iterating its fire times from a given moment; the
+scheduler that acts on them lives with the supervisor.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+
+from croniter import croniter
+from croniter.croniter import CroniterError
+
+#: Upsun runs no cron more often than this; sunup warns and runs it anyway.
+MIN_INTERVAL_MINUTES = 5
+_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_EPOCH = datetime.datetime(2026, 1, 5, tzinfo=datetime.UTC)  # a Monday
+
+
+def check_spec(expression: str, name: str) -> str | None:
+    """Why `expression` is not a valid Upsun cron spec, or None when it is."""
+    fields = expression.split()
+    if len(fields) != len(_FIELDS):
+        return f"'{expression}' has {len(fields)} field{'s' if len(fields) != 1 else ''}, a cron spec has 5"
+    try:
+        croniter(expression, _EPOCH, hash_id=name.encode())
+    except (CroniterError, ValueError, KeyError) as exc:
+        for field, value in zip(_FIELDS, fields, strict=True):
+            try:
+                croniter(" ".join(value if f == field else "*" for f in _FIELDS), _EPOCH, hash_id=name.encode())
+            except (CroniterError, ValueError, KeyError):
+                return f"'{value}' is not a valid {field} field"
+        return f"'{expression}' is not a valid cron spec ({exc})"
+    return None
+
+
+def fire_times(expression: str, name: str, start: datetime.datetime) -> Iterator[datetime.datetime]:
+    """The moments after `start` (timezone-aware) at which the cron fires, in order."""
+    iterator = croniter(expression, start, hash_id=name.encode())
+    while True:
+        yield iterator.get_next(datetime.datetime)
+
+
+def min_interval_minutes(expression: str, name: str) -> int | None:
+    """The shortest gap between two runs over a sample week, in minutes."""
+    times = fire_times(expression, name, _EPOCH)
+    previous = next(times)
+    shortest: float | None = None
+    for _ in range(200):
+        current = next(times)
+        gap = (current - previous).total_seconds() / 60
+        shortest = gap if shortest is None else min(shortest, gap)
+        previous = current
+        if current - _EPOCH > datetime.timedelta(days=8):
+            break
+    return None if shortest is None else int(shortest)

@@ -1,0 +1,172 @@
+"""Finding a project and reading its configuration files as Upsun does (spec §1).
+
+The result is one merged document in the Upsun shape (``applications``, ``services``,
+``routes``) whatever the format on disk, with the position of every key and value. Legacy
+Platform.sh files are mapped onto that shape here (see `sunup.config.legacy`), so validation and
+resolution only know one model. Reading files is the only I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sunup.config import legacy
+from sunup.config.diagnostics import Diagnostics, Mark, did_you_mean
+from sunup.config.yamlfile import DataPath, Positions, YamlReader, render_path
+from sunup.errors import ProjectNotFoundError
+
+UPSUN_DIR = ".upsun"
+LEGACY_APP_FILE = ".platform.app.yaml"
+LEGACY_DIR = ".platform"
+TOP_LEVEL_KEYS = ("applications", "services", "routes")
+#: Folders never searched for legacy app files.
+_SKIP_DIRS = frozenset({"node_modules", "vendor", ".git", "__pycache__", ".venv", "venv"})
+
+
+@dataclass
+class LoadedConfig:
+    """A project's configuration as read: merged data, positions, and what went wrong."""
+
+    root: Path
+    #: ``upsun`` or ``platform``.
+    format: str
+    #: The files read, relative to the root, in reading order.
+    files: list[str]
+    data: dict[str, Any]
+    positions: Positions
+    diagnostics: Diagnostics
+    #: Where each app's configuration comes from (legacy: the folder of its file).
+    app_dirs: dict[str, str] = field(default_factory=dict)
+
+    def mark(self, path: DataPath) -> Mark | None:
+        return self.positions.key(path)
+
+
+def find_project_root(start: Path) -> Path:
+    """The closest folder at or above `start` holding `.upsun/` or legacy Platform.sh files."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / UPSUN_DIR).is_dir() or (folder / LEGACY_APP_FILE).is_file():
+            return folder
+        if (folder / LEGACY_DIR).is_dir() and (folder / ".git").exists():
+            return folder
+        if (folder / LEGACY_DIR / "applications.yaml").is_file():
+            return folder
+    raise ProjectNotFoundError(
+        f"no Upsun project in {start} or above it",
+        hint="a project has a .upsun/ folder (or .platform.app.yaml); use -C DIR to point at one",
+    )
+
+
+def _include_resolver(root: Path) -> Any:
+    def resolve(written: str, including: Path) -> Path | None:
+        for base in (including.parent, root):
+            candidate = (base / written).resolve()
+            if candidate.exists():
+                return candidate
+        return None
+
+    return resolve
+
+
+def load_project(root: Path, *, prefer: str | None = None) -> LoadedConfig:
+    """Read every configuration file of the project at `root` (see `find_project_root`).
+
+    A project with both formats is read as Upsun unless `prefer` is ``platform``.
+    """
+    positions = Positions()
+    diagnostics = Diagnostics()
+    reader = YamlReader(root, positions, diagnostics, _include_resolver(root))
+    upsun_dir = root / UPSUN_DIR
+    if upsun_dir.is_dir() and prefer != "platform":
+        files = sorted(p for p in upsun_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        loaded = LoadedConfig(root, "upsun", [], {}, positions, diagnostics)
+        _read_upsun(reader, files, loaded)
+        return loaded
+    loaded = LoadedConfig(root, "platform", [], {}, positions, diagnostics)
+    legacy.read_platform(reader, root, loaded, skip_dirs=_SKIP_DIRS)
+    return loaded
+
+
+def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> None:
+    positions, diagnostics = loaded.positions, loaded.diagnostics
+    merged: dict[str, Any] = {}
+    if not files:
+        diagnostics.error(
+            "no-config",
+            f"{UPSUN_DIR}/ holds no .yaml file",
+            Mark(UPSUN_DIR, 1, 1),
+            hint="create .upsun/config.yaml with an `applications:` key",
+        )
+    for index, file in enumerate(files):
+        name = reader.display_name(file)
+        loaded.files.append(name)
+        staging: DataPath = (f"#{index}",)
+        data = reader.read_file(file, staging)
+        if data is None:
+            positions.drop(staging)
+            continue
+        if not isinstance(data, dict):
+            diagnostics.error(
+                "wrong-type",
+                f"the top level of {name} must be a mapping of {', '.join(TOP_LEVEL_KEYS)}",
+                positions.value(staging) or Mark(name, 1, 1),
+            )
+            positions.drop(staging)
+            continue
+        for top, section in data.items():
+            if top not in TOP_LEVEL_KEYS:
+                diagnostics.error(
+                    "unknown-key",
+                    f"'{top}' is not a top-level key (expected {', '.join(TOP_LEVEL_KEYS)})",
+                    positions.keys.get(staging + (top,)),
+                    path=top,
+                    hint=did_you_mean(top, TOP_LEVEL_KEYS),
+                )
+                continue
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                merged.setdefault(top, section)
+                positions.rebase(staging + (top,), (top,))
+                continue
+            target = merged.setdefault(top, {})
+            if not isinstance(target, dict):
+                continue
+            for entry, value in section.items():
+                old = positions.keys.get((top, entry))
+                if entry in target and old is not None:
+                    what = top[:-1] if top != "routes" else "route"
+                    diagnostics.warning(
+                        "redefined",
+                        f"{what} '{entry}' is also defined at {old}; this later definition "
+                        "replaces it whole (files are read in alphabetical order)",
+                        positions.keys.get(staging + (top, entry)),
+                        path=render_path((top, entry)),
+                        related=old,
+                    )
+                    positions.drop((top, entry))
+                target[entry] = value
+                positions.rebase(staging + (top, entry), (top, entry))
+        positions.drop(staging)
+    loaded.data = merged
+    if files and "applications" not in merged and not diagnostics.has_errors():
+        diagnostics.error(
+            "missing-key",
+            "no application is defined: the configuration needs an `applications:` key",
+            Mark(loaded.files[0], 1, 1),
+            path="applications",
+        )
+
+
+def walk_legacy_app_files(root: Path, skip_dirs: frozenset[str]) -> list[Path]:
+    """Every `.platform.app.yaml` under `root`, in a stable order."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in skip_dirs and not d.startswith("."))
+        if LEGACY_APP_FILE in files:
+            found.append(Path(folder) / LEGACY_APP_FILE)
+    return found

@@ -1,0 +1,408 @@
+"""Checks of meaning, after the shape is right: names that must exist, values that must parse.
+
+Each check guards its own types, so a document with schema errors still gets every meaning
+error that can be found; nothing here raises for a user mistake.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from sunup.config import crons
+from sunup.config.catalog import default_endpoint, endpoints_of
+from sunup.config.diagnostics import Diagnostics, did_you_mean
+from sunup.config.mounts import canonical_source, normalize_mount_path
+from sunup.config.schema import RUNTIMES, SERVICE_TYPES
+from sunup.config.yamlfile import DataPath, Positions, render_path
+
+#: Keys of a MariaDB / PostgreSQL endpoint (`default_database` is PostgreSQL's spelling).
+_ENDPOINT_KEYS = ("default_schema", "default_database", "privileges", "replication")
+
+
+class _Checker:
+    def __init__(self, data: dict[str, Any], positions: Positions, diagnostics: Diagnostics) -> None:
+        self.data = data
+        self.positions = positions
+        self.diagnostics = diagnostics
+        apps = data.get("applications")
+        services = data.get("services")
+        self.apps: dict[str, Any] = apps if isinstance(apps, dict) else {}
+        self.services: dict[str, Any] = services if isinstance(services, dict) else {}
+
+    def error(self, code: str, message: str, path: DataPath, *, at_key: bool = True, hint: str | None = None) -> None:
+        mark = self.positions.key(path) if at_key else self.positions.value(path)
+        self.diagnostics.error(code, message, mark, path=render_path(path), hint=hint)
+
+    def warning(
+        self, code: str, message: str, path: DataPath, *, at_key: bool = False, hint: str | None = None
+    ) -> None:
+        mark = self.positions.key(path) if at_key else self.positions.value(path)
+        self.diagnostics.warning(code, message, mark, path=render_path(path), hint=hint)
+
+    # -- the whole project ----------------------------------------------------------------
+
+    def run(self) -> None:
+        for name, service in self.services.items():
+            if isinstance(service, dict):
+                self.check_service(name, service)
+        for name, app in self.apps.items():
+            if isinstance(app, dict):
+                self.check_app(name, app)
+        routes = self.data.get("routes")
+        if isinstance(routes, dict):
+            for url, route in routes.items():
+                if isinstance(route, dict):
+                    self.check_route(url, route)
+
+    # -- services -------------------------------------------------------------------------
+
+    def service_kind(self, name: str) -> str | None:
+        service = self.services.get(name)
+        if not isinstance(service, dict) or not isinstance(service.get("type"), str):
+            return None
+        return str(service["type"]).split(":", 1)[0]
+
+    def check_service(self, name: str, service: dict[str, Any]) -> None:
+        path: DataPath = ("services", name)
+        kind_version = service.get("type")
+        if not isinstance(kind_version, str):
+            return
+        kind, _, version = kind_version.partition(":")
+        if kind not in SERVICE_TYPES:
+            self.error(
+                "unknown-service-type",
+                f"'{kind}' is not a service type",
+                path + ("type",),
+                at_key=False,
+                hint=did_you_mean(kind, SERVICE_TYPES) or "see https://docs.upsun.com/add-services.html",
+            )
+            return
+        if not version:
+            self.warning(
+                "missing-version",
+                f"service type '{kind}' has no version; the local server's version is used",
+                path + ("type",),
+                hint=f"write '{kind}:<version>', as Upsun requires",
+            )
+        configuration = service.get("configuration")
+        if isinstance(configuration, dict):
+            self.check_service_configuration(kind, path + ("configuration",), configuration)
+
+    def check_service_configuration(self, kind: str, path: DataPath, configuration: dict[str, Any]) -> None:
+        if kind in ("mariadb", "mysql", "oracle-mysql", "postgresql"):
+            schema_key = "databases" if kind == "postgresql" else "schemas"
+            schemas = configuration.get(schema_key)
+            known: list[str] = ["main"]
+            if schemas is not None:
+                if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+                    self.error(
+                        "wrong-type",
+                        f"{render_path(path + (schema_key,))} must be a list of names",
+                        path + (schema_key,),
+                        at_key=False,
+                    )
+                    return
+                known = list(schemas)
+            endpoints = configuration.get("endpoints")
+            if endpoints is None:
+                return
+            if not isinstance(endpoints, dict):
+                self.error(
+                    "wrong-type",
+                    f"{render_path(path + ('endpoints',))} must be a mapping",
+                    path + ("endpoints",),
+                    at_key=False,
+                )
+                return
+            for endpoint, spec in endpoints.items():
+                self.check_db_endpoint(path + ("endpoints", endpoint), spec, known, schema_key)
+
+    def check_db_endpoint(self, path: DataPath, spec: Any, schemas: list[str], schema_key: str) -> None:
+        if not isinstance(spec, dict):
+            self.error(
+                "wrong-type",
+                f"{render_path(path)} must be a mapping of default_schema and privileges",
+                path,
+                at_key=False,
+            )
+            return
+        for key in spec:
+            if key not in _ENDPOINT_KEYS:
+                self.error(
+                    "unknown-key",
+                    f"'{key}' is not a key of {render_path(path)}",
+                    path + (key,),
+                    hint=did_you_mean(key, _ENDPOINT_KEYS),
+                )
+        default_key = "default_database" if "default_database" in spec else "default_schema"
+        default = spec.get(default_key)
+        if default is not None and default not in schemas:
+            self.error(
+                "unknown-schema",
+                f"default_schema '{default}' is not one of the service's {schema_key} ({', '.join(schemas)})",
+                path + (default_key,),
+                at_key=False,
+                hint=did_you_mean(str(default), schemas),
+            )
+        privileges = spec.get("privileges")
+        if privileges is None:
+            return
+        if not isinstance(privileges, dict):
+            self.error(
+                "wrong-type",
+                f"{render_path(path + ('privileges',))} must be a mapping",
+                path + ("privileges",),
+                at_key=False,
+            )
+            return
+        for schema, privilege in privileges.items():
+            if schema not in schemas:
+                self.error(
+                    "unknown-schema",
+                    f"'{schema}' is not one of the service's {schema_key} ({', '.join(schemas)})",
+                    path + ("privileges", schema),
+                    hint=did_you_mean(schema, schemas),
+                )
+            if privilege not in ("ro", "rw", "admin", "replication"):
+                self.error(
+                    "bad-value",
+                    f"privilege on '{schema}' must be ro, rw or admin, not '{privilege}'",
+                    path + ("privileges", schema),
+                    at_key=False,
+                    hint=did_you_mean(str(privilege), ("ro", "rw", "admin")),
+                )
+
+    # -- applications ---------------------------------------------------------------------
+
+    def check_app(self, name: str, app: dict[str, Any]) -> None:
+        path: DataPath = ("applications", name)
+        app_type = app.get("type")
+        if app_type is None and not app.get("stack"):
+            self.error(
+                "missing-key",
+                f"application '{name}' needs a `type` (such as 'python:3.12') or a `stack`",
+                path,
+            )
+        elif isinstance(app_type, str):
+            runtime, _, version = app_type.partition(":")
+            if runtime not in RUNTIMES:
+                self.error(
+                    "unknown-runtime",
+                    f"'{runtime}' is not a runtime",
+                    path + ("type",),
+                    at_key=False,
+                    hint=did_you_mean(runtime, RUNTIMES) or f"runtimes: {', '.join(RUNTIMES)}",
+                )
+            elif not version:
+                self.warning(
+                    "missing-version",
+                    f"type '{runtime}' has no version; the local runtime's version is used",
+                    path + ("type",),
+                    hint=f"write '{runtime}:<version>', as Upsun requires",
+                )
+        self.check_group_keys(path, app, web=True)
+        web = app.get("web")
+        if isinstance(web, dict):
+            self.check_group_keys(path + ("web",), web, web=True)
+        workers = app.get("workers")
+        if isinstance(workers, dict):
+            for worker, spec in workers.items():
+                wpath = path + ("workers", worker)
+                if not isinstance(spec, dict):
+                    self.error("missing-key", f"worker '{worker}' needs `commands.start`", wpath)
+                    continue
+                commands = spec.get("commands")
+                if not isinstance(commands, dict) or not commands.get("start"):
+                    where = wpath + ("commands",) if isinstance(commands, dict) else wpath
+                    self.error("missing-key", f"worker '{worker}' needs `commands.start`: the command it runs", where)
+                self.check_group_keys(wpath, spec, web=False)
+        crons_ = app.get("crons")
+        if isinstance(crons_, dict):
+            for cron, spec in crons_.items():
+                if isinstance(spec, dict):
+                    self.check_cron(path + ("crons", cron), cron, spec)
+        timezone = app.get("timezone")
+        self.check_timezone(path + ("timezone",), timezone)
+
+    def check_group_keys(self, path: DataPath, spec: dict[str, Any], *, web: bool) -> None:
+        relationships = spec.get("relationships")
+        if isinstance(relationships, dict):
+            for rel, target in relationships.items():
+                self.check_relationship(path + ("relationships", rel), rel, target)
+        mounts = spec.get("mounts")
+        if isinstance(mounts, dict):
+            self.check_mounts(path + ("mounts",), mounts)
+        if not web:
+            self.check_timezone(path + ("timezone",), spec.get("timezone"))
+
+    def check_timezone(self, path: DataPath, timezone: Any) -> None:
+        if not isinstance(timezone, str):
+            return
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            self.error(
+                "bad-timezone",
+                f"'{timezone}' is not a time zone of the TZ database",
+                path,
+                at_key=False,
+                hint="such as 'Europe/Paris' or 'UTC'",
+            )
+
+    def check_relationship(self, path: DataPath, name: str, target: Any) -> None:
+        service: Any = name
+        endpoint: Any = None
+        if isinstance(target, str):
+            service, _, endpoint = target.partition(":")
+            endpoint = endpoint or None
+        elif isinstance(target, dict):
+            service = target.get("service") or name
+            endpoint = target.get("endpoint")
+        elif target is not None:
+            return
+        if not isinstance(service, str):
+            return
+        if service in self.services:
+            kind = self.service_kind(service)
+            valid = endpoints_of(kind, self.services[service].get("configuration")) if kind else None
+            if endpoint is not None and valid is not None and endpoint not in valid:
+                self.error(
+                    "unknown-endpoint",
+                    f"service '{service}' has no endpoint '{endpoint}' (it has {', '.join(valid)})",
+                    path,
+                    at_key=False,
+                    hint=did_you_mean(str(endpoint), valid),
+                )
+            elif endpoint is None and kind and default_endpoint(kind) is None and valid:
+                self.error(
+                    "unknown-endpoint",
+                    f"name an endpoint of service '{service}' ({', '.join(valid)})",
+                    path,
+                    at_key=False,
+                )
+            return
+        if service in self.apps:
+            if endpoint not in (None, "http"):
+                self.error(
+                    "unknown-endpoint",
+                    f"application '{service}' has only the endpoint 'http', not '{endpoint}'",
+                    path,
+                    at_key=False,
+                )
+            return
+        what = (
+            "the relationship's name"
+            if target is None or (isinstance(target, dict) and not target.get("service"))
+            else f"'{service}'"
+        )
+        self.error(
+            "unknown-service",
+            f"relationship '{name}' points to {what}, but no service or application is called '{service}'",
+            path,
+            at_key=False,
+            hint=did_you_mean(service, [*self.services, *self.apps])
+            or (f"services: {', '.join(self.services)}" if self.services else "the project defines no service"),
+        )
+
+    def check_mounts(self, path: DataPath, mounts: dict[str, Any]) -> None:
+        seen: dict[str, tuple[str, str]] = {}
+        for raw, spec in mounts.items():
+            mpath = path + (raw,)
+            source: Any = None
+            if isinstance(spec, str):
+                source = spec.split(":", 1)[0]
+            elif isinstance(spec, dict):
+                source = spec.get("source")
+                if source == "service":
+                    service = spec.get("service")
+                    if not service:
+                        self.error(
+                            "missing-key",
+                            "a `source: service` mount needs `service:`, the network-storage service it mounts",
+                            mpath,
+                        )
+                    elif self.service_kind(str(service)) != "network-storage":
+                        storage = [n for n in self.services if self.service_kind(n) == "network-storage"]
+                        self.error(
+                            "mount-service",
+                            f"mount '{raw}' uses `source: service`, but '{service}' is not a network-storage service",
+                            mpath + ("service",),
+                            at_key=False,
+                            hint=f"network-storage services: {', '.join(storage)}"
+                            if storage
+                            else "add a service of type network-storage",
+                        )
+            if not isinstance(source, str):
+                continue
+            kind = canonical_source(source)
+            normal = normalize_mount_path(raw)
+            if normal in seen:
+                self.error("duplicate-mount", f"mount '{raw}' is the same path as mount '{seen[normal][0]}'", mpath)
+                continue
+            seen[normal] = (raw, kind)
+        for inner, (raw, kind) in seen.items():
+            for outer, (outer_raw, outer_kind) in seen.items():
+                if inner != outer and (outer == "" or inner.startswith(outer + "/")) and kind != outer_kind:
+                    self.error(
+                        "mount-nested",
+                        f"mount '{raw}' ({kind}) is inside mount '{outer_raw}' of another type ({outer_kind})",
+                        path + (raw,),
+                        hint="give both mounts the same source, or move one out of the other",
+                    )
+
+    def check_cron(self, path: DataPath, name: str, spec: dict[str, Any]) -> None:
+        commands = spec.get("commands")
+        start = commands.get("start") if isinstance(commands, dict) else commands
+        if not start and not spec.get("cmd"):
+            self.error("missing-key", f"cron '{name}' needs `commands.start` (or the legacy `cmd`)", path)
+        expression = spec.get("spec")
+        if not isinstance(expression, str):
+            return
+        problem = crons.check_spec(expression, name)
+        if problem is not None:
+            self.error(
+                "bad-cron-spec",
+                f"cron '{name}': {problem}",
+                path + ("spec",),
+                at_key=False,
+                hint="5 fields: minute hour day-of-month month day-of-week; H picks a stable value",
+            )
+            return
+        interval = crons.min_interval_minutes(expression, name)
+        if interval is not None and interval < crons.MIN_INTERVAL_MINUTES:
+            self.warning(
+                "cron-too-frequent",
+                f"cron '{name}' runs every {interval} min; "
+                f"Upsun runs crons at most every {crons.MIN_INTERVAL_MINUTES} min",
+                path + ("spec",),
+                hint="sunup runs it as written locally; the platform will not",
+            )
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def check_route(self, url: str, route: dict[str, Any]) -> None:
+        path: DataPath = ("routes", url)
+        kind = route.get("type") or "upstream"
+        if kind == "upstream":
+            upstream = route.get("upstream")
+            if not isinstance(upstream, str):
+                self.error("missing-key", f"route '{url}' of type upstream needs `upstream: app:http`", path)
+                return
+            app = upstream.split(":", 1)[0]
+            if app not in self.apps and app not in self.services:
+                self.error(
+                    "unknown-upstream",
+                    f"route '{url}' sends to '{app}', but no application or service is called so",
+                    path + ("upstream",),
+                    at_key=False,
+                    hint=did_you_mean(app, self.apps)
+                    or (f"applications: {', '.join(self.apps)}" if self.apps else None),
+                )
+        elif kind == "redirect" and not route.get("to"):
+            self.error("missing-key", f"route '{url}' of type redirect needs `to:`", path)
+
+
+def check_meaning(data: dict[str, Any], positions: Positions, diagnostics: Diagnostics) -> None:
+    """Add a diagnostic for every reference to something undefined and every unparsable value."""
+    _Checker(data, positions, diagnostics).run()

@@ -1,0 +1,323 @@
+"""YAML with positions: plain data plus where every key and value was written.
+
+PyYAML composes a node tree that keeps each node's start and end; this module turns that tree
+into plain Python data (dicts, lists, scalars) and records the marks of every key and value in
+a `Positions` index keyed by the data path. Upsun's custom tags are handled here:
+
+- ``!include path`` / ``!include {type: yaml|string|binary, path: ...}``: the file's YAML
+  (with its own positions), its text, or its bytes in base64;
+- ``!archive "dir"``: the folder's path, kept as a string (the platform ships it as an archive).
+
+Nothing here raises for a user mistake: syntax errors, duplicate keys, unknown tags and missing
+includes become diagnostics.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml import nodes
+from yaml.constructor import ConstructorError, SafeConstructor
+
+from sunup.config.diagnostics import Diagnostics, Mark
+
+DataPath = tuple[str | int, ...]
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_INCLUDE_DEPTH = 16
+
+
+def render_path(path: DataPath) -> str:
+    """A data path as it reads in a file: ``applications.app.workers.queue`` or ``items[2]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+@dataclass
+class Positions:
+    """Where each key and value of the merged configuration was written."""
+
+    keys: dict[DataPath, Mark] = field(default_factory=dict)
+    values: dict[DataPath, Mark] = field(default_factory=dict)
+    #: The text of every file read, by the name marks use, for rendering source lines.
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def key(self, path: DataPath) -> Mark | None:
+        """The mark of the key at `path`, else of its value, else of the closest ancestor."""
+        return self.keys.get(path) or self.value(path)
+
+    def value(self, path: DataPath) -> Mark | None:
+        """The mark of the value at `path`, else of the closest ancestor's key or value."""
+        while True:
+            mark = self.values.get(path) or (self.keys.get(path) if path else None)
+            if mark is not None or not path:
+                return mark
+            path = path[:-1]
+
+    def rebase(self, old: DataPath, new: DataPath) -> None:
+        """Move every mark recorded under `old` to sit under `new` (used when merging)."""
+        for table in (self.keys, self.values):
+            moved = {new + p[len(old) :]: m for p, m in table.items() if p[: len(old)] == old}
+            for p in [p for p in table if p[: len(old)] == old]:
+                del table[p]
+            table.update(moved)
+
+    def drop(self, prefix: DataPath) -> None:
+        for table in (self.keys, self.values):
+            for p in [p for p in table if p[: len(prefix)] == prefix]:
+                del table[p]
+
+
+#: Finds an included file: (written path, including file) -> real path, or None if absent.
+IncludeResolver = Callable[[str, Path], Path | None]
+
+
+class YamlReader:
+    """Reads YAML files into plain data, recording positions and diagnostics."""
+
+    def __init__(
+        self,
+        root: Path,
+        positions: Positions,
+        diagnostics: Diagnostics,
+        resolve_include: IncludeResolver,
+    ) -> None:
+        self._root = root
+        self.positions = positions
+        self.diagnostics = diagnostics
+        self._resolve_include = resolve_include
+        self._constructor = SafeConstructor()
+        self._depth = 0
+
+    def display_name(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self._root))
+        except ValueError:
+            return str(path)
+
+    def read_file(self, path: Path, prefix: DataPath = ()) -> Any:
+        """Parse one file; returns its data (None when empty or unreadable)."""
+        name = self.display_name(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.diagnostics.error(
+                "file-encoding",
+                f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                Mark(name, 1, 1),
+            )
+            return None
+        except OSError as exc:
+            self.diagnostics.error("file-unreadable", f"cannot read {name}: {exc.strerror}", Mark(name, 1, 1))
+            return None
+        return self.read_text(text, name, path, prefix)
+
+    def read_text(self, text: str, name: str, path: Path, prefix: DataPath = ()) -> Any:
+        self.positions.sources[name] = text
+        try:
+            node = yaml.compose(text, Loader=_Loader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = Mark(name, mark.line + 1, mark.column + 1) if mark else Mark(name, 1, 1)
+            problem = exc.problem or "invalid YAML"
+            context = f" ({exc.context})" if exc.context else ""
+            self.diagnostics.error("yaml-syntax", f"{problem}{context}", where)
+            return None
+        except yaml.YAMLError as exc:
+            self.diagnostics.error("yaml-syntax", str(exc), Mark(name, 1, 1))
+            return None
+        if node is None:
+            return None
+        return self._convert(node, name, path, prefix)
+
+    # -- node tree to plain data -----------------------------------------------------------
+
+    @staticmethod
+    def _mark(node: nodes.Node, name: str) -> Mark:
+        start, end = node.start_mark, node.end_mark
+        width = end.column - start.column if end.line == start.line else 1
+        return Mark(name, start.line + 1, start.column + 1, max(width, 1))
+
+    def _convert(self, node: nodes.Node, name: str, file: Path, path: DataPath) -> Any:
+        self.positions.values[path] = self._mark(node, name)
+        if node.tag == "!include":
+            return self._include(node, name, file, path)
+        if node.tag == "!archive":
+            return self._archive(node, name, file, path)
+        if isinstance(node, nodes.MappingNode):
+            return self._mapping(node, name, file, path)
+        if isinstance(node, nodes.SequenceNode):
+            if node.tag.startswith("!"):
+                self._unknown_tag(node, name, path)
+            return [self._convert(item, name, file, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node, name, path)
+
+    def _mapping(self, node: nodes.MappingNode, name: str, file: Path, path: DataPath) -> Any:
+        if node.tag.startswith("!"):
+            self._unknown_tag(node, name, path)
+        result: dict[str, Any] = {}
+        explicit: set[str] = set()
+        merged: list[nodes.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.extend(value_node.value if isinstance(value_node, nodes.SequenceNode) else [value_node])
+                continue
+            key = self._key(key_node, name, path)
+            if key is None:
+                continue
+            key_path = path + (key,)
+            key_mark = self._mark(key_node, name)
+            if key in explicit:
+                first = self.positions.keys.get(key_path)
+                self.diagnostics.error(
+                    "duplicate-key",
+                    f"'{key}' is defined twice in {render_path(path) or 'the document'}",
+                    key_mark,
+                    path=render_path(key_path),
+                    hint=f"the first definition is at {first}; YAML keeps only one of them" if first else None,
+                    related=first,
+                )
+                continue
+            explicit.add(key)
+            self.positions.keys[key_path] = key_mark
+            result[key] = self._convert(value_node, name, file, key_path)
+        for source in merged:  # YAML merge keys (`<<: *base`): explicit keys win
+            data = self._convert(source, name, file, path + ("<<",))
+            self.positions.drop(path + ("<<",))
+            if isinstance(data, dict):
+                for key, value in data.items():
+                    result.setdefault(key, value)
+        return result
+
+    def _key(self, node: nodes.Node, name: str, path: DataPath) -> str | None:
+        if not isinstance(node, nodes.ScalarNode):
+            self.diagnostics.error(
+                "complex-key",
+                "a mapping key must be a plain value, not a list or a mapping",
+                self._mark(node, name),
+                path=render_path(path),
+            )
+            return None
+        value = self._scalar(node, name, path)
+        return (
+            value
+            if isinstance(value, str)
+            else ("null" if value is None else str(value).lower() if isinstance(value, bool) else str(value))
+        )
+
+    def _scalar(self, node: nodes.Node, name: str, path: DataPath) -> Any:
+        if node.tag.startswith("!") and not node.tag.startswith("!!"):
+            self._unknown_tag(node, name, path)
+            return node.value if isinstance(node.value, str) else None
+        try:
+            value = self._constructor.construct_object(node, deep=True)
+        except ConstructorError as exc:
+            self.diagnostics.error(
+                "yaml-value", exc.problem or "invalid value", self._mark(node, name), path=render_path(path)
+            )
+            return None
+        if isinstance(value, datetime.date | datetime.datetime):
+            return node.value  # dates stay as written: Upsun reads them as strings
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        return value
+
+    def _unknown_tag(self, node: nodes.Node, name: str, path: DataPath) -> None:
+        self.diagnostics.error(
+            "unknown-tag",
+            f"unknown tag '{node.tag}'",
+            self._mark(node, name),
+            path=render_path(path),
+            hint="Upsun understands !include and !archive",
+        )
+
+    # -- Upsun's tags ----------------------------------------------------------------------
+
+    def _include(self, node: nodes.Node, name: str, file: Path, path: DataPath) -> Any:
+        mark = self._mark(node, name)
+        kind, target = "yaml", None
+        if isinstance(node, nodes.ScalarNode):
+            target = node.value
+        elif isinstance(node, nodes.MappingNode):
+            spec = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, nodes.ScalarNode) and isinstance(value_node, nodes.ScalarNode):
+                    spec[key_node.value] = value_node.value
+                    if key_node.value not in ("type", "path"):
+                        self.diagnostics.error(
+                            "include-form",
+                            f"'{key_node.value}' is not a key of !include (expected 'type' and 'path')",
+                            self._mark(key_node, name),
+                            path=render_path(path),
+                        )
+            kind, target = spec.get("type", "yaml"), spec.get("path")
+        if not target:
+            self.diagnostics.error(
+                "include-form",
+                "!include needs a path: `!include file.yaml` or `!include {type: string, path: file}`",
+                mark,
+                path=render_path(path),
+            )
+            return None
+        if kind not in ("yaml", "string", "binary"):
+            self.diagnostics.error(
+                "include-form",
+                f"'{kind}' is not an !include type (expected yaml, string or binary)",
+                mark,
+                path=render_path(path),
+            )
+            return None
+        found = self._resolve_include(target, file)
+        if found is None:
+            self.diagnostics.error(
+                "include-missing",
+                f"the included file '{target}' does not exist",
+                mark,
+                path=render_path(path),
+                hint=f"paths are relative to the folder of {name}",
+            )
+            return None
+        if kind == "string":
+            try:
+                return found.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.diagnostics.error("include-unreadable", f"cannot read '{target}': {exc}", mark)
+                return None
+        if kind == "binary":
+            return base64.b64encode(found.read_bytes()).decode("ascii")
+        if self._depth >= _MAX_INCLUDE_DEPTH:
+            self.diagnostics.error("include-loop", f"'{target}' includes itself (directly or not)", mark)
+            return None
+        self._depth += 1
+        try:
+            return self.read_file(found, path)
+        finally:
+            self._depth -= 1
+
+    def _archive(self, node: nodes.Node, name: str, file: Path, path: DataPath) -> Any:
+        mark = self._mark(node, name)
+        if not isinstance(node, nodes.ScalarNode) or not node.value:
+            self.diagnostics.error(
+                "archive-form", '!archive takes a folder: `!archive "conf"`', mark, path=render_path(path)
+            )
+            return None
+        if self._resolve_include(node.value, file) is None:
+            self.diagnostics.warning(
+                "archive-missing",
+                f"the archived folder '{node.value}' does not exist",
+                mark,
+                path=render_path(path),
+            )
+        return node.value

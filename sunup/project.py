@@ -1,0 +1,34 @@
+"""Opening a project: find it, read and check its configuration, resolve the plan.
+
+The CLI and the supervisor call `load_plan`; nothing else reads configuration files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sunup.config import read_config
+from sunup.config.loader import LoadedConfig, find_project_root
+from sunup.errors import ConfigError
+from sunup.plan.model import ProjectPlan
+from sunup.plan.resolve import HostFacts, resolve_project
+
+
+def open_project(project_dir: str | Path | None = None) -> LoadedConfig:
+    """Read and check the project at or above `project_dir` (the current folder by default).
+
+    Raises `ProjectNotFoundError` when there is none and `ConfigError` when it has errors.
+    """
+    root = find_project_root(Path(project_dir) if project_dir else Path.cwd())
+    loaded = read_config(root)
+    if loaded.diagnostics.has_errors():
+        raise ConfigError(loaded)
+    return loaded
+
+
+def load_plan(
+    project_dir: str | Path | None = None, facts: HostFacts | None = None
+) -> tuple[LoadedConfig, ProjectPlan]:
+    """The checked configuration and its resolved plan."""
+    loaded = open_project(project_dir)
+    return loaded, resolve_project(loaded, facts or HostFacts.for_project(loaded.root))
