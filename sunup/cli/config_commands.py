@@ -137,9 +137,8 @@ def _print_groups(plan: ProjectPlan, groups: list[GroupPlan]) -> None:
         else:
             output.data(f"  {'start:':<18}(none: the web instance serves static files only)")
         r = group.resources
-        output.data(
-            f"  {'resources:':<18}{r.cpu:g} CPU, {r.memory_mb} MB ({r.profile}), {r.count} instance{'s' if r.count != 1 else ''}"
-        )
+        instances = _count(r.count, "instance")
+        output.data(f"  {'resources:':<18}{r.cpu:g} CPU, {r.memory_mb} MB ({r.profile}), {instances}")
         output.data(f"  {'access:':<18}" + ", ".join(f"{k}: {v}" for k, v in group.access.items()))
         output.data(f"  {'timezone:':<18}{group.timezone}")
         output.data(f"  {'relationships:':<18}" + ("" if group.relationships else "(none)"))

@@ -101,28 +101,33 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
             Mark(UPSUN_DIR, 1, 1),
             hint="create .upsun/config.yaml with an `applications:` key",
         )
-    for index, file in enumerate(files):
+    for file in files:
         name = reader.display_name(file)
         loaded.files.append(name)
-        staging: DataPath = (f"#{index}",)
-        data = reader.read_file(file, staging)
+        # Each file gets its own positions, merged entry by entry: a later file's entry
+        # replaces an earlier one whole (spec section 1).
+        own = Positions()
+        reader.positions = own
+        try:
+            data = reader.read_file(file)
+        finally:
+            reader.positions = positions
+            positions.sources.update(own.sources)
         if data is None:
-            positions.drop(staging)
             continue
         if not isinstance(data, dict):
             diagnostics.error(
                 "wrong-type",
                 f"the top level of {name} must be a mapping of {', '.join(TOP_LEVEL_KEYS)}",
-                positions.value(staging) or Mark(name, 1, 1),
+                own.value(()) or Mark(name, 1, 1),
             )
-            positions.drop(staging)
             continue
         for top, section in data.items():
             if top not in TOP_LEVEL_KEYS:
                 diagnostics.error(
                     "unknown-key",
                     f"'{top}' is not a top-level key (expected {', '.join(TOP_LEVEL_KEYS)})",
-                    positions.keys.get(staging + (top,)),
+                    own.keys.get((top,)),
                     path=top,
                     hint=did_you_mean(top, TOP_LEVEL_KEYS),
                 )
@@ -131,12 +136,14 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
                 continue
             if not isinstance(section, dict):
                 merged.setdefault(top, section)
-                positions.rebase(staging + (top,), (top,))
+                positions.absorb(own, (top,))
                 continue
             target = merged.setdefault(top, {})
             if not isinstance(target, dict):
                 continue
-            for entry, value in section.items():
+            positions.keys.setdefault((top,), own.keys[(top,)])
+            positions.values.setdefault((top,), own.values[(top,)])
+            for entry in section:
                 old = positions.keys.get((top, entry))
                 if entry in target and old is not None:
                     what = top[:-1] if top != "routes" else "route"
@@ -144,14 +151,14 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
                         "redefined",
                         f"{what} '{entry}' is also defined at {old}; this later definition "
                         "replaces it whole (files are read in alphabetical order)",
-                        positions.keys.get(staging + (top, entry)),
+                        own.keys.get((top, entry)),
                         path=render_path((top, entry)),
                         related=old,
                     )
                     positions.drop((top, entry))
-                target[entry] = value
-                positions.rebase(staging + (top, entry), (top, entry))
-        positions.drop(staging)
+                    positions.absorb(own, (top, entry))
+            target.update(section)
+        _absorb_new(positions, own)
     loaded.data = merged
     if files and "applications" not in merged and not diagnostics.has_errors():
         diagnostics.error(
@@ -160,6 +167,13 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
             Mark(loaded.files[0], 1, 1),
             path="applications",
         )
+
+
+def _absorb_new(positions: Positions, own: Positions) -> None:
+    """Take the marks of a file's entries that no earlier file had (the common case: all)."""
+    for mine, theirs in ((positions.keys, own.keys), (positions.values, own.values)):
+        for path, mark in theirs.items():
+            mine.setdefault(path, mark)
 
 
 def walk_legacy_app_files(root: Path, skip_dirs: frozenset[str]) -> list[Path]:

@@ -345,6 +345,6 @@ def project_schema(*, legacy: bool = False) -> Schema:
         worker = app["properties"]["workers"]["additionalProperties"]
         worker["properties"].update(sizing)
         service = schema["properties"]["services"]["additionalProperties"]
-        service["properties"].update(sizing)
+        service["properties"].update(sizing, resources=map_of(ANY))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema

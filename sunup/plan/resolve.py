@@ -167,6 +167,7 @@ def _app(
     web = spec.get("web") or {}
     workers = spec.get("workers") or {}
     timezone = spec.get("timezone") or "UTC"
+    encoded_app = environment.encode(dict(spec))
 
     groups = [
         _group(
@@ -174,10 +175,10 @@ def _app(
             "web",
             GroupKind.WEB,
             view=_web_view(spec, web),
-            app_spec=spec,
             service_kinds=service_kinds,
             app_names=app_names,
             facts=facts,
+            encoded_app=encoded_app,
         )
     ]
     for worker, worker_spec in workers.items():
@@ -188,10 +189,10 @@ def _app(
                 worker,
                 GroupKind.WORKER,
                 view=view,
-                app_spec=spec,
                 service_kinds=service_kinds,
                 app_names=app_names,
                 facts=facts,
+                encoded_app=encoded_app,
             )
         )
     crons = tuple(_cron(cron, value) for cron, value in (spec.get("crons") or {}).items() if isinstance(value, dict))
@@ -253,10 +254,10 @@ def _group(
     kind: GroupKind,
     *,
     view: Mapping[str, Any],
-    app_spec: Mapping[str, Any],
     service_kinds: Mapping[str, str],
     app_names: set[str],
     facts: HostFacts,
+    encoded_app: str,
 ) -> GroupPlan:
     instance_name = app if kind is GroupKind.WEB else f"{app}--{name}"
     commands_spec = view.get("commands") or {}
@@ -277,7 +278,7 @@ def _group(
     env.update(
         {
             "PLATFORM_APPLICATION_NAME": instance_name,
-            "PLATFORM_APPLICATION": environment.encode(dict(app_spec)),
+            "PLATFORM_APPLICATION": encoded_app,
             "PLATFORM_PROJECT": facts.project,
             "PLATFORM_PROJECT_ENTROPY": facts.project_entropy,
             "PLATFORM_ENVIRONMENT": facts.environment,

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up sunup on a fresh machine: system packages it runs (as root, with apt-get), then a
+# virtual environment in .venv with sunup and its development tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "error: sunup needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+fi
+
+# System packages: only those missing, only when we can install them.
+packages=()
+command -v bash >/dev/null || packages+=(bash)
+command -v setsid >/dev/null || packages+=(util-linux)
+if [ ${#packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "--> installing system packages: ${packages[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+  else
+    echo "warning: missing system packages: ${packages[*]} (install them with your package manager)" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "--> creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+echo "--> installing sunup into .venv"
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+echo "--> ready: $(.venv/bin/sunup --version)"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, then the tests. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "--> ruff"
+.venv/bin/ruff check sunup tests bench
+.venv/bin/ruff format --check sunup tests bench
+echo "--> mypy (strict)"
+.venv/bin/mypy sunup
+echo "--> pytest"
+.venv/bin/python -m pytest "$@"
