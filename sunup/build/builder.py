@@ -1,0 +1,267 @@
+"""Building an app: copy the source, make the toolchain, install `dependencies`, run `hooks.build`.
+
+The build runs in the build environment of spec §6: `CI` set, `PLATFORM_ENVIRONMENT` unset, no
+relationships, no mounts, `PLATFORM_APP_DIR` the build's app folder. Its output goes to the
+build log (UTC timestamps) and to a progress callback. A build is reused when its tree id is
+unchanged; a failing build hook raises `BuildFailure` and leaves earlier builds untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from sunup.build import toolchain as toolchains
+from sunup.build.tree import source_files, tree_id
+from sunup.errors import RuntimeFailure
+from sunup.plan import environment
+from sunup.plan.model import AppPlan
+
+Progress = Callable[[str], None]
+#: Builds kept per app (the newest ones); older ones are removed after a successful build.
+KEEP_BUILDS = 3
+_COMPLETE = ".complete.json"
+
+
+class BuildFailure(RuntimeFailure):
+    """The build hook (or a dependency install) failed; carries its exit status and last lines."""
+
+    def __init__(self, app: str, step: str, status: int, tail: list[str], log: Path) -> None:
+        shown = "\n".join(f"    {line}" for line in tail)
+        super().__init__(
+            f"the build of '{app}' failed: {step} exited with status {status}\n  last lines:\n{shown}",
+            hint=f"the whole output is in {log} (sunup logs build)",
+        )
+        self.status = status
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    app: str
+    tree_id: str
+    #: The built app folder the instances run (PLATFORM_APP_DIR).
+    app_dir: Path
+    toolchain: toolchains.Toolchain
+    #: True when an earlier identical build was reused.
+    reused: bool
+
+
+def build_config(app: AppPlan, variables: Mapping[str, Mapping[str, object]]) -> dict[str, object]:
+    """What the build can see besides the files: it enters the tree id."""
+    return {
+        "type": app.type,
+        "stack": list(app.stack),
+        "dependencies": {k: dict(v) for k, v in app.dependencies.items()},
+        "build": app.hooks.build,
+        "flavor": app.build_flavor,
+        "variables": {k: dict(v) for k, v in variables.items()},
+    }
+
+
+def build_app(
+    app: AppPlan,
+    *,
+    project_root: Path,
+    builds_dir: Path,
+    log_path: Path,
+    variables: Mapping[str, Mapping[str, object]],
+    project: str,
+    progress: Progress = lambda _line: None,
+) -> BuildResult:
+    """Build `app` into ``builds_dir/<tree id>``, or reuse that build when it exists."""
+    source = project_root / app.source_root
+    if not source.is_dir():
+        raise RuntimeFailure(f"the source root of '{app.name}' does not exist: {source}", hint="check source.root")
+    files = source_files(source)
+    config = build_config(app, variables)
+    tree = tree_id(source, files, config)
+    target = builds_dir / tree
+    marker = target / _COMPLETE
+    if marker.is_file():
+        recorded = json.loads(marker.read_text())
+        progress(f"reusing the build {tree[:12]} of '{app.name}' (nothing changed)")
+        return BuildResult(app.name, tree, target / "app", _toolchain_from(recorded), reused=True)
+    if target.exists():
+        shutil.rmtree(target)  # an interrupted build: start again
+    app_dir = target / "app"
+    progress(f"building '{app.name}' ({len(files)} files, tree {tree[:12]})")
+    _copy(source, files, app_dir)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log:
+        _log(log, f"Building application '{app.name}' (tree {tree})")
+        toolchain = toolchains.prepare(app, target / "toolchain", progress)
+        for warning in toolchain.warnings:
+            progress(f"warning: {warning}")
+            _log(log, f"warning: {warning}")
+        env = _build_environment(app, app_dir, target, tree=tree, variables=variables, project=project)
+        env = toolchain.apply(env)
+        steps = _Steps(app.name, log, log_path, progress)
+        _install_dependencies(app, target / "toolchain", env, steps)
+        if app.hooks.build:
+            progress(f"running the build hook of '{app.name}'")
+            _log(log, "Executing build hook...")
+            steps.run("the build hook", ["/bin/sh", "-c", app.hooks.build], app_dir, env)
+        _log(log, f"Build of '{app.name}' complete")
+    marker.write_text(json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
+    _prune(builds_dir, keep=tree)
+    return BuildResult(app.name, tree, app_dir, toolchain, reused=False)
+
+
+def _copy(source: Path, files: list[Path], app_dir: Path) -> None:
+    app_dir.mkdir(parents=True)
+    for relative in files:
+        destination = app_dir / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        origin = source / relative
+        if origin.is_symlink():
+            os.symlink(os.readlink(origin), destination)
+        else:
+            shutil.copy2(origin, destination)
+
+
+def _build_environment(
+    app: AppPlan,
+    app_dir: Path,
+    target: Path,
+    *,
+    tree: str,
+    variables: Mapping[str, Mapping[str, object]],
+    project: str,
+) -> dict[str, str]:
+    (target / "cache").mkdir(exist_ok=True)
+    (target / "output").mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(app_dir),
+        "CI": "true",
+        "PLATFORM_APPLICATION_NAME": app.name,
+        "PLATFORM_APP_DIR": str(app_dir),
+        "PLATFORM_APPLICATION": environment.encode(dict(app.config)),
+        "PLATFORM_CACHE_DIR": str(target / "cache"),
+        "PLATFORM_OUTPUT_DIR": str(target / "output"),
+        "PLATFORM_PROJECT": project,
+        "PLATFORM_TREE_ID": tree,
+        "PLATFORM_VARIABLES": environment.encode(environment.platform_variables(variables)),
+    }
+    env.update(environment.variables_environment(variables))
+    return env
+
+
+def _install_dependencies(app: AppPlan, folder: Path, env: dict[str, str], steps: _Steps) -> None:
+    progress = steps.progress
+    for manager, packages in app.dependencies.items():
+        if not packages:
+            continue
+        specs = list(packages.items())
+        if manager in ("python", "python3", "python2"):
+            pip = Path(env.get("VIRTUAL_ENV", "")) / "bin" / "pip" if env.get("VIRTUAL_ENV") else None
+            if pip is None or not pip.exists():
+                venv = folder / "deps-venv"
+                steps.run("creating a venv for dependencies", ["python3", "-m", "venv", str(venv)], folder, env)
+                env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
+                pip = venv / "bin" / "pip"
+            argv = [
+                str(pip),
+                "install",
+                *(name if version in ("*", "") else f"{name}=={version}" for name, version in specs),
+            ]
+        elif manager == "nodejs":
+            argv = [
+                "npm",
+                "install",
+                "--global",
+                *(name if version in ("*", "") else f"{name}@{version}" for name, version in specs),
+            ]
+        elif manager == "php":
+            env.setdefault("COMPOSER_HOME", str(folder / "composer"))
+            env["PATH"] = f"{folder / 'composer' / 'vendor' / 'bin'}:{env['PATH']}"
+            argv = [
+                "composer",
+                "global",
+                "require",
+                *(name if version in ("*", "") else f"{name}:{version}" for name, version in specs),
+            ]
+        elif manager == "ruby":
+            env.setdefault("GEM_HOME", str(folder / "gems"))
+            env["PATH"] = f"{folder / 'gems' / 'bin'}:{env['PATH']}"
+            argv = ["gem", "install", *(name for name, _ in specs)]
+        else:
+            raise RuntimeFailure(f"sunup cannot install '{manager}' dependencies of '{app.name}'")
+        if shutil.which(argv[0], path=env["PATH"]) is None:
+            raise RuntimeFailure(
+                f"installing the {manager} dependencies of '{app.name}' needs `{argv[0]}`, which is not installed"
+            )
+        progress(f"installing {manager} dependencies: {', '.join(name for name, _ in specs)}")
+        steps.run(f"installing {manager} dependencies", argv, folder, env)
+
+
+@dataclass
+class _Steps:
+    """Runs the commands of one build, logging and reporting their output."""
+
+    app: str
+    log: IO[str]
+    log_path: Path
+    progress: Progress
+
+    def run(self, step: str, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+        _run_step(self, step, argv, cwd, env)
+
+
+def _run_step(steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+    app, log, log_path, progress = steps.app, steps.log, steps.log_path, steps.progress
+    tail: deque[str] = deque(maxlen=15)
+    with subprocess.Popen(
+        argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    ) as process:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            tail.append(line)
+            _log(log, line)
+            progress(f"  {line}")
+        status = process.wait()
+    if status != 0:
+        _log(log, f"{step} failed with exit status {status}")
+        raise BuildFailure(app, step, status, list(tail), log_path)
+
+
+def _log(log: IO[str], line: str) -> None:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    log.write(f"[{stamp}] {line}\n")
+    log.flush()
+
+
+def _toolchain_json(toolchain: toolchains.Toolchain) -> dict[str, object]:
+    return {"runtime": toolchain.runtime, "path": list(toolchain.path), "environment": dict(toolchain.environment)}
+
+
+def _toolchain_from(recorded: Mapping[str, object]) -> toolchains.Toolchain:
+    data = recorded.get("toolchain")
+    if not isinstance(data, dict):
+        return toolchains.Toolchain(runtime="")
+    return toolchains.Toolchain(
+        runtime=str(data.get("runtime", "")),
+        path=tuple(str(p) for p in data.get("path", [])),
+        environment={str(k): str(v) for k, v in dict(data.get("environment", {})).items()},
+    )
+
+
+def _prune(builds_dir: Path, keep: str) -> None:
+    """Remove complete builds beyond the newest KEEP_BUILDS (never `keep`)."""
+    builds = sorted(
+        (p for p in builds_dir.iterdir() if (p / _COMPLETE).is_file() and p.name != keep),
+        key=lambda p: (p / _COMPLETE).stat().st_mtime,
+        reverse=True,
+    )
+    for old in builds[KEEP_BUILDS - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
