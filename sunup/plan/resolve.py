@@ -114,7 +114,7 @@ def _service(name: str, spec: Mapping[str, Any]) -> ServicePlan:
         schemas = tuple(configuration.get(key) or ("main",))
         configured = configuration.get("endpoints")
         if configured:
-            endpoints = tuple(_sql_endpoint(ep, value or {}, schemas) for ep, value in configured.items())
+            endpoints = tuple(_sql_endpoint(ep, value or {}) for ep, value in configured.items())
         else:
             endpoint = default_endpoint(kind) or kind
             endpoints = (EndpointPlan(endpoint, schemas[0], frozen_map({schemas[0]: "admin"})),)
@@ -136,13 +136,10 @@ def _service(name: str, spec: Mapping[str, Any]) -> ServicePlan:
     )
 
 
-def _sql_endpoint(name: str, spec: Mapping[str, Any], schemas: tuple[str, ...]) -> EndpointPlan:
+def _sql_endpoint(name: str, spec: Mapping[str, Any]) -> EndpointPlan:
+    """A configured SQL endpoint; without `default_schema` its path is null, as on the platform."""
     privileges = spec.get("privileges") or {}
-    if not privileges and spec.get("replication"):
-        privileges = {}
     default = spec.get("default_schema") or spec.get("default_database")
-    if default is None and privileges:
-        default = next(iter(privileges))
     return EndpointPlan(name, default, frozen_map(privileges))
 
 
