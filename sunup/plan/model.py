@@ -39,7 +39,8 @@ class MountScope(enum.Enum):
 
     #: `storage`: all instances of one group (web, or one worker).
     GROUP = "group"
-    #: `storage` with `service:`, or `source: service`: everyone naming the same service.
+    #: `storage` with `service:`, or `source: service`: everyone naming the same service (or
+    #: the app whose storage they share).
     SERVICE = "service"
     #: `instance`: one instance, persistent.
     INSTANCE = "instance"

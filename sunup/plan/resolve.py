@@ -298,7 +298,7 @@ def _group(
             _relationship(rel, target, service_kinds, app_names)
             for rel, target in (view.get("relationships") or {}).items()
         ),
-        mounts=tuple(_mount(app, name, path, spec) for path, spec in (view.get("mounts") or {}).items()),
+        mounts=tuple(_mount(app, name, path, spec, app_names) for path, spec in (view.get("mounts") or {}).items()),
         variables=frozen_map({k: frozen_map(v or {}) for k, v in variables.items()}),
         environment=frozen_map(env),
         access=frozen_map(view.get("access") or DEFAULT_ACCESS),
@@ -333,7 +333,7 @@ def _relationship(name: str, target: Any, service_kinds: Mapping[str, str], app_
     return RelationshipPlan(name=name, service=service, endpoint=endpoint)
 
 
-def _mount(app: str, group: str, raw_path: str, spec: Any) -> MountPlan:
+def _mount(app: str, group: str, raw_path: str, spec: Any, app_names: set[str]) -> MountPlan:
     path = normalize_mount_path(raw_path)
     service: str | None = None
     if isinstance(spec, str):  # legacy 'shared:files/path'
@@ -345,7 +345,11 @@ def _mount(app: str, group: str, raw_path: str, spec: Any) -> MountPlan:
         written = spec.get("source_path")
         source_path = path if written is None else normalize_mount_path(written)
         service = spec.get("service")
-    if source == "service" or (source == "storage" and service):
+    if source == "storage" and service in app_names:
+        # Sharing another app's storage (Upsun docs, mounts: "Share a mount between several
+        # apps"): the volume of that app's own plain `storage` mounts, those of its web group.
+        scope, volume = MountScope.SERVICE, f"app/{service}/web/storage"
+    elif source == "service" or (source == "storage" and service):
         scope, volume = MountScope.SERVICE, f"service/{service}"
     elif source == "instance":
         scope, volume = MountScope.INSTANCE, f"app/{app}/{group}/instance"
