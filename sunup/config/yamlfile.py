@@ -31,6 +31,7 @@ DataPath = tuple[str | int, ...]
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _MAX_INCLUDE_DEPTH = 16
 
 
@@ -73,6 +74,14 @@ class Positions:
             for p in [p for p in table if p[: len(old)] == old]:
                 del table[p]
             table.update(moved)
+
+    def absorb(self, other: Positions, prefix: DataPath) -> None:
+        """Copy the marks `other` holds under `prefix` (all of them when `prefix` is empty)."""
+        for mine, theirs in ((self.keys, other.keys), (self.values, other.values)):
+            if not prefix:
+                mine.update(theirs)
+            else:
+                mine.update({p: m for p, m in theirs.items() if p[: len(prefix)] == prefix})
 
     def drop(self, prefix: DataPath) -> None:
         for table in (self.keys, self.values):
@@ -218,6 +227,8 @@ class YamlReader:
         )
 
     def _scalar(self, node: nodes.Node, name: str, path: DataPath) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value
         if node.tag.startswith("!") and not node.tag.startswith("!!"):
             self._unknown_tag(node, name, path)
             return node.value if isinstance(node.value, str) else None
