@@ -2,7 +2,8 @@
 
 `sunup.plan.resolve.resolve_project` computes it from a validated configuration with pure code.
 The supervisor, `sunup config` and exporters read only the plan, never the YAML. Everything here
-is an immutable value; JSON renderings (`to_json`) are stable and documented in docs/plan.md.
+is an immutable value. The JSON renderings (`to_json`) are stable: `sunup config --json` is built
+from them (docs/config-json.md).
 
     ProjectPlan
      ├── services: ServicePlan (type, version, endpoints)
@@ -217,7 +218,7 @@ class AppPlan:
     dependencies: Mapping[str, Mapping[str, str]]
     build_flavor: str | None
     timezone: str
-    #: The web group first, then every worker in name order.
+    #: The web group first, then every worker in the order the configuration lists them.
     groups: tuple[GroupPlan, ...]
     #: The whole app configuration as written (after inheritance is *not* applied): what
     #: PLATFORM_APPLICATION carries.
