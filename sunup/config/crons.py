@@ -33,6 +33,10 @@ def check_spec(expression: str, name: str) -> str | None:
             except (CroniterError, ValueError, KeyError):
                 return f"'{value}' is not a valid {field} field"
         return f"'{expression}' is not a valid cron spec ({exc})"
+    try:
+        next(fire_times(expression, name, _EPOCH))
+    except CroniterError:  # every field is valid, but no date has them all (`* * 31 2 *`)
+        return f"'{expression}' never fires: no date matches all its fields"
     return None
 
 
@@ -46,10 +50,16 @@ def fire_times(expression: str, name: str, start: datetime.datetime) -> Iterator
 def min_interval_minutes(expression: str, name: str) -> int | None:
     """The shortest gap between two runs over a sample week, in minutes."""
     times = fire_times(expression, name, _EPOCH)
-    previous = next(times)
     shortest: float | None = None
+    try:
+        previous = next(times)
+    except CroniterError:
+        return None
     for _ in range(200):
-        current = next(times)
+        try:
+            current = next(times)
+        except CroniterError:
+            break
         gap = (current - previous).total_seconds() / 60
         shortest = gap if shortest is None else min(shortest, gap)
         previous = current
