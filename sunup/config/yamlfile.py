@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,16 +34,30 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAX_INCLUDE_DEPTH = 16
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+#: What is left open when the parser meets the end of the file, by the parser's context.
+_UNCLOSED = {
+    "while scanning a quoted scalar": "this quoted string is never closed: the closing quote is missing",
+    "while parsing a flow sequence": "this '[' list is never closed: the ']' is missing",
+    "while parsing a flow mapping": "this '{' mapping is never closed: the '}' is missing",
+}
 
 
 def render_path(path: DataPath) -> str:
-    """A data path as it reads in a file: ``applications.app.workers.queue`` or ``items[2]``."""
+    """A data path as it reads in a file: ``applications.app.workers.queue`` or ``items[2]``.
+
+    The staging prefix a file is read under before merging (``#0``, ``#app`` 3) is left out.
+    """
+    if path and isinstance(path[0], str) and path[0].startswith("#"):
+        path = path[2:] if len(path) > 1 and isinstance(path[1], int) else path[1:]
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            # A key with dots, slashes or spaces (a route URL, a mount path) is quoted to read as one.
+            shown = part if _PLAIN_KEY.fullmatch(part) else f'"{part}"'
+            out += ("." if out else "") + shown
     return out
 
 
@@ -93,6 +108,29 @@ class Positions:
 IncludeResolver = Callable[[str, Path], Path | None]
 
 
+def _runaway_quote(text: str, problem: Any) -> Any:
+    """The start of a quoted string that spans lines and ends just before `problem`, if any.
+
+    An unclosed quote usually closes at the next quote of the file, lines later; the parser
+    then fails right after it, far from the mistake. The string's start is the place to fix.
+    """
+    last: Any = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if token.end_mark.index > problem.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if (
+        isinstance(last, yaml.ScalarToken)
+        and last.style in ('"', "'")
+        and last.start_mark.line < last.end_mark.line == problem.line
+    ):
+        return last.start_mark
+    return None
+
+
 class YamlReader:
     """Reads YAML files into plain data, recording positions and diagnostics."""
 
@@ -108,13 +146,16 @@ class YamlReader:
         self.diagnostics = diagnostics
         self._resolve_include = resolve_include
         self._constructor = SafeConstructor()
-        self._depth = 0
+        #: The files being read, outermost first: an include of one of them is a loop.
+        self._reading: list[Path] = []
 
     def display_name(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self._root))
-        except ValueError:
-            return str(path)
+        for candidate, root in ((path, self._root), (path.resolve(), self._root.resolve())):
+            try:
+                return str(candidate.relative_to(root))
+            except ValueError:
+                continue
+        return str(path)
 
     def read_file(self, path: Path, prefix: DataPath = ()) -> Any:
         """Parse one file; returns its data (None when empty or unreadable)."""
@@ -129,20 +170,35 @@ class YamlReader:
             )
             return None
         except OSError as exc:
-            self.diagnostics.error("file-unreadable", f"cannot read {name}: {exc.strerror}", Mark(name, 1, 1))
+            message = f"cannot read {name}: {exc.strerror}"
+            if path.is_symlink() and not path.exists():
+                message = f"{name} is a symbolic link to '{path.readlink()}', which does not exist"
+            self.diagnostics.error("file-unreadable", message, Mark(name, 1, 1))
             return None
-        return self.read_text(text, name, path, prefix)
+        self._reading.append(path.resolve())
+        try:
+            return self.read_text(text, name, path, prefix)
+        finally:
+            self._reading.pop()
 
     def read_text(self, text: str, name: str, path: Path, prefix: DataPath = ()) -> Any:
         self.positions.sources[name] = text
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = Mark(name, mark.line + 1, mark.column + 1) if mark else Mark(name, 1, 1)
-            problem = exc.problem or "invalid YAML"
-            context = f" ({exc.context})" if exc.context else ""
-            self.diagnostics.error("yaml-syntax", f"{problem}{context}", where)
+            self._syntax_error(exc, text, name)
+            return None
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+            self.diagnostics.error(
+                "yaml-syntax",
+                f"character #x{exc.character:04x} is not allowed in YAML: {exc.reason}",
+                Mark(name, line, column),
+                hint=f"remove it, or write it as the escape \\x{exc.character:02x} inside double quotes"
+                if exc.character < 0x100
+                else None,
+            )
             return None
         except yaml.YAMLError as exc:
             self.diagnostics.error("yaml-syntax", str(exc), Mark(name, 1, 1))
@@ -150,6 +206,47 @@ class YamlReader:
         if node is None:
             return None
         return self._convert(node, name, path, prefix)
+
+    def _syntax_error(self, exc: yaml.MarkedYAMLError, text: str, name: str) -> None:
+        """A YAML syntax error, placed where the user can fix it.
+
+        The parser stops at the end of the file when a quote or bracket is never closed; the
+        useful place is then where the unclosed construct starts (the error's context mark).
+        """
+        problem, context = exc.problem or "invalid YAML", exc.context
+        problem_mark, context_mark = exc.problem_mark, exc.context_mark
+        at_end = problem_mark is not None and not text[problem_mark.index :].strip()
+        related = None
+        place = problem_mark or context_mark
+        runaway = _runaway_quote(text, problem_mark) if problem_mark is not None else None
+        if context_mark is not None and (problem_mark is None or (at_end and context in _UNCLOSED)):
+            place, message = context_mark, _UNCLOSED.get(context or "", f"{problem} ({context})")
+        elif runaway is not None and problem_mark is not None:
+            place = runaway
+            message = (
+                f"this quoted string runs on to line {problem_mark.line + 1}, where the YAML breaks "
+                f"({problem}): its closing quote is probably missing"
+            )
+            related = Mark(name, problem_mark.line + 1, problem_mark.column + 1)
+        else:
+            if context and problem.startswith("but "):
+                message = f"{context}, {problem}"
+            else:
+                message = f"{problem} ({context})" if context else problem
+            if context_mark is not None and problem_mark is not None and context_mark.line != problem_mark.line:
+                related = Mark(name, context_mark.line + 1, context_mark.column + 1)
+        hint = None
+        if problem_mark is not None and text[problem_mark.index : problem_mark.index + 1] == "\t":
+            message = "a tab character cannot indent YAML"
+            hint = "indent with spaces: YAML does not allow tabs in indentation"
+        elif "tab" in problem:
+            hint = "indent with spaces: YAML does not allow tabs in indentation"
+        elif runaway is None and related is not None and context == "while parsing a block mapping":
+            hint = f"check this line's indentation against the mapping that starts at {related}"
+        elif problem.startswith("mapping values are not allowed"):
+            hint = "check the indentation of this line, or quote a value that contains ': '"
+        where = Mark(name, place.line + 1, place.column + 1) if place else Mark(name, 1, 1)
+        self.diagnostics.error("yaml-syntax", message, where, hint=hint, related=related)
 
     # -- node tree to plain data -----------------------------------------------------------
 
@@ -239,6 +336,14 @@ class YamlReader:
                 "yaml-value", exc.problem or "invalid value", self._mark(node, name), path=render_path(path)
             )
             return None
+        except ValueError:  # `!!int abc`, `!!float x`: PyYAML's constructors raise a bare ValueError
+            self.diagnostics.error(
+                "yaml-value",
+                f"'{node.value}' is not a valid {node.tag.rsplit(':', 1)[-1]}",
+                self._mark(node, name),
+                path=render_path(path),
+            )
+            return None
         if isinstance(value, datetime.date | datetime.datetime):
             return node.value  # dates stay as written: Upsun reads them as strings
         if isinstance(value, bytes):
@@ -297,25 +402,45 @@ class YamlReader:
                 f"the included file '{target}' does not exist",
                 mark,
                 path=render_path(path),
-                hint=f"paths are relative to the folder of {name}",
+                hint=f"paths are relative to the folder of {name}, or to the project root",
             )
             return None
-        if kind == "string":
-            try:
-                return found.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                self.diagnostics.error("include-unreadable", f"cannot read '{target}': {exc}", mark)
-                return None
-        if kind == "binary":
-            return base64.b64encode(found.read_bytes()).decode("ascii")
-        if self._depth >= _MAX_INCLUDE_DEPTH:
-            self.diagnostics.error("include-loop", f"'{target}' includes itself (directly or not)", mark)
+        if not found.is_file():
+            self.diagnostics.error(
+                "include-unreadable",
+                f"'{target}' is a folder, not a file",
+                mark,
+                path=render_path(path),
+                hint="!archive ships a folder",
+            )
             return None
-        self._depth += 1
-        try:
+        if found in self._reading or len(self._reading) > _MAX_INCLUDE_DEPTH:
+            self.diagnostics.error(
+                "include-loop", f"'{target}' includes itself (directly or not)", mark, path=render_path(path)
+            )
+            return None
+        if kind == "yaml":
             return self.read_file(found, path)
-        finally:
-            self._depth -= 1
+        try:
+            content = found.read_bytes()
+        except OSError as exc:
+            self.diagnostics.error(
+                "include-unreadable", f"cannot read '{target}': {exc.strerror}", mark, path=render_path(path)
+            )
+            return None
+        if kind == "binary":
+            return base64.b64encode(content).decode("ascii")
+        try:
+            return content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.diagnostics.error(
+                "include-unreadable",
+                f"'{target}' is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                mark,
+                path=render_path(path),
+                hint="include it with `!include {type: binary, path: ...}` to get it in base64",
+            )
+            return None
 
     def _archive(self, node: nodes.Node, name: str, file: Path, path: DataPath) -> Any:
         mark = self._mark(node, name)
