@@ -6,6 +6,7 @@ reads the file: the key path, what was expected, what was found, the closest val
 
 from __future__ import annotations
 
+import difflib
 import functools
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,18 @@ _TYPE_NAMES = {
     "boolean": "true or false",
     "null": "nothing",
 }
+
+#: Keys users write on an application that belong one level down, and where they go.
+_BELOW_APPLICATION = {
+    "commands": "`web:` or a worker",
+    "locations": "`web:`",
+    "upstream": "`web:`",
+    "start": "`web.commands` or a worker's `commands`",
+}
+#: Keys users write on `web:` or a worker that belong in its `commands:`.
+_BELOW_GROUP = {"start": "`commands:`", "pre_start": "`commands:`", "post_start": "`commands:`"}
+#: Sizing keys of the Platform.sh files: on Upsun they are set per environment, not in the YAML.
+_SIZING_KEYS = ("disk", "size")
 
 
 def describe(value: Any) -> str:
@@ -87,6 +100,8 @@ def _report(error: ValidationError, path: DataPath, positions: Positions, diagno
     where = render_path(path)
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
+    if kind == "required" and not path:
+        return  # a project without `applications`: the loader reports it, in the file that lacks it
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         known = list(schema.get("properties", {}))
         for key in error.instance:
@@ -98,7 +113,7 @@ def _report(error: ValidationError, path: DataPath, positions: Positions, diagno
                 f"'{key}' is not a key of {where or 'the configuration'}",
                 positions.keys.get(key_path) or positions.value(key_path),
                 path=render_path(key_path),
-                hint=did_you_mean(key, known) or _known_keys_hint(known),
+                hint=_misplaced_hint(key, path) or did_you_mean(key, known) or _known_keys_hint(known),
             )
     elif kind == "required":
         present = error.instance if isinstance(error.instance, dict) else {}
@@ -147,6 +162,24 @@ def _report(error: ValidationError, path: DataPath, positions: Positions, diagno
         )
     else:
         diagnostics.error("invalid", f"{where}: {error.message}", positions.value(path), path=where)
+
+
+def _misplaced_hint(key: str, path: DataPath) -> str | None:
+    """A hint for a key (or a typo of one) written one level above where it belongs."""
+    if key in _SIZING_KEYS and "routes" not in path:
+        return f"Upsun sets {key} with `upsun resources:set`, not in the configuration"
+    if len(path) == 2 and path[0] == "applications":
+        below, where = _BELOW_APPLICATION, "the application itself"
+    elif path[:1] == ("applications",) and (path[2:] == ("web",) or (len(path) == 4 and path[2] == "workers")):
+        below, where = _BELOW_GROUP, f"`{path[-1]}:` itself"
+    else:
+        return None
+    matches = difflib.get_close_matches(key, list(below), n=1, cutoff=0.8)
+    if not matches:
+        return None
+    nested = matches[0]
+    named = f"'{key}'" if nested == key else f"did you mean '{nested}'? it"
+    return f"{named} goes under {below[nested]}, not on {where}"
 
 
 def _known_keys_hint(known: list[str]) -> str | None:

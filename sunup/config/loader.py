@@ -82,7 +82,10 @@ def load_project(root: Path, *, prefer: str | None = None) -> LoadedConfig:
     reader = YamlReader(root, positions, diagnostics, _include_resolver(root))
     upsun_dir = root / UPSUN_DIR
     if upsun_dir.is_dir() and prefer != "platform":
-        files = sorted(p for p in upsun_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        # A dangling symlink is kept: reading it reports it, where skipping it would hide a whole file.
+        files = sorted(
+            p for p in upsun_dir.iterdir() if p.suffix in (".yaml", ".yml") and (p.is_file() or p.is_symlink())
+        )
         loaded = LoadedConfig(root, "upsun", [], {}, positions, diagnostics)
         _read_upsun(reader, files, loaded)
         return loaded
@@ -94,6 +97,8 @@ def load_project(root: Path, *, prefer: str | None = None) -> LoadedConfig:
 def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> None:
     positions, diagnostics = loaded.positions, loaded.diagnostics
     merged: dict[str, Any] = {}
+    #: Where an `applications:` key with nothing in it was written (the last one).
+    empty_applications: Mark | None = None
     if not files:
         diagnostics.error(
             "no-config",
@@ -132,6 +137,8 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
                     hint=did_you_mean(top, TOP_LEVEL_KEYS),
                 )
                 continue
+            if top == "applications" and (section is None or section == {}):
+                empty_applications = own.keys.get((top,))
             if section is None:
                 continue
             if not isinstance(section, dict):
@@ -160,13 +167,22 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
             target.update(section)
         _absorb_new(positions, own)
     loaded.data = merged
-    if files and "applications" not in merged and not diagnostics.has_errors():
-        diagnostics.error(
-            "missing-key",
-            "no application is defined: the configuration needs an `applications:` key",
-            Mark(loaded.files[0], 1, 1),
-            path="applications",
-        )
+    if files and not merged.get("applications") and not diagnostics.has_errors():
+        if empty_applications is not None:
+            diagnostics.error(
+                "missing-key",
+                "`applications:` defines no application",
+                empty_applications,
+                path="applications",
+                hint="add an application under it, such as `app: {type: 'python:3.12', ...}`",
+            )
+        else:
+            diagnostics.error(
+                "missing-key",
+                "no application is defined: the configuration needs an `applications:` key",
+                Mark(loaded.files[0], 1, 1),
+                path="applications",
+            )
 
 
 def _absorb_new(positions: Positions, own: Positions) -> None:

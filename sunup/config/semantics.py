@@ -263,6 +263,9 @@ class _Checker:
             return
         if not isinstance(service, str):
             return
+        # In the mapping form, point at the `service:` or `endpoint:` value that is wrong.
+        service_at = path + ("service",) if isinstance(target, dict) and "service" in target else path
+        endpoint_at = path + ("endpoint",) if isinstance(target, dict) and "endpoint" in target else path
         if service in self.services:
             kind = self.service_kind(service)
             valid = endpoints_of(kind, self.services[service].get("configuration")) if kind else None
@@ -270,7 +273,7 @@ class _Checker:
                 self.error(
                     "unknown-endpoint",
                     f"service '{service}' has no endpoint '{endpoint}' (it has {', '.join(valid)})",
-                    path,
+                    endpoint_at,
                     at_key=False,
                     hint=did_you_mean(str(endpoint), valid),
                 )
@@ -287,7 +290,7 @@ class _Checker:
                 self.error(
                     "unknown-endpoint",
                     f"application '{service}' has only the endpoint 'http', not '{endpoint}'",
-                    path,
+                    endpoint_at,
                     at_key=False,
                 )
             return
@@ -299,8 +302,8 @@ class _Checker:
         self.error(
             "unknown-service",
             f"relationship '{name}' points to {what}, but no service or application is called '{service}'",
-            path,
-            at_key=False,
+            service_at,
+            at_key=target is None,  # `db:` with nothing after it: the name is what points
             hint=did_you_mean(service, [*self.services, *self.apps])
             or (f"services: {', '.join(self.services)}" if self.services else "the project defines no service"),
         )
@@ -353,8 +356,8 @@ class _Checker:
 
     def check_cron(self, path: DataPath, name: str, spec: dict[str, Any]) -> None:
         commands = spec.get("commands")
-        start = commands.get("start") if isinstance(commands, dict) else commands
-        if not start and not spec.get("cmd"):
+        # `commands:` as a mapping must hold `start`: the schema check says so at the right place.
+        if not isinstance(commands, dict) and not commands and not spec.get("cmd"):
             self.error("missing-key", f"cron '{name}' needs `commands.start` (or the legacy `cmd`)", path)
         expression = spec.get("spec")
         if not isinstance(expression, str):
@@ -386,9 +389,11 @@ class _Checker:
         kind = route.get("type") or "upstream"
         if kind == "upstream":
             upstream = route.get("upstream")
-            if not isinstance(upstream, str):
+            if upstream is None:
                 self.error("missing-key", f"route '{url}' of type upstream needs `upstream: app:http`", path)
                 return
+            if not isinstance(upstream, str):
+                return  # the schema check reports the type
             app = upstream.split(":", 1)[0]
             if app not in self.apps and app not in self.services:
                 self.error(
