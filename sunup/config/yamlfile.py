@@ -131,6 +131,19 @@ def _runaway_quote(text: str, problem: Any) -> Any:
     return None
 
 
+def _syntax_hint(problem: str, found: str) -> str | None:
+    """What to do about a YAML syntax `problem` met at the character `found`."""
+    if found == "\t" or "tab" in problem:
+        return "indent with spaces: YAML does not allow tabs in indentation"
+    if problem.startswith("mapping values are not allowed"):
+        return "check the indentation of this line, or quote a value that contains ': '"
+    if "unknown escape character" in problem:
+        return "in double quotes a backslash starts an escape: write \\\\ for one, or use single quotes"
+    if found in ("@", "`") and "cannot start any token" in problem:
+        return f"a value that starts with '{found}' must be quoted"
+    return None
+
+
 class YamlReader:
     """Reads YAML files into plain data, recording positions and diagnostics."""
 
@@ -210,17 +223,23 @@ class YamlReader:
     def _syntax_error(self, exc: yaml.MarkedYAMLError, text: str, name: str) -> None:
         """A YAML syntax error, placed where the user can fix it.
 
-        The parser stops at the end of the file when a quote or bracket is never closed; the
-        useful place is then where the unclosed construct starts (the error's context mark).
+        The parser stops at the end of the file when a quote or bracket is never closed, and on
+        the line after a key without ':'; the useful place is then where the construct starts
+        (the error's context mark).
         """
         problem, context = exc.problem or "invalid YAML", exc.context
         problem_mark, context_mark = exc.problem_mark, exc.context_mark
+        found = text[problem_mark.index : problem_mark.index + 1] if problem_mark is not None else ""
         at_end = problem_mark is not None and not text[problem_mark.index :].strip()
-        related = None
-        place = problem_mark or context_mark
         runaway = _runaway_quote(text, problem_mark) if problem_mark is not None else None
+        related = None
+        hint = _syntax_hint(problem, found)
+        place = problem_mark or context_mark
         if context_mark is not None and (problem_mark is None or (at_end and context in _UNCLOSED)):
             place, message = context_mark, _UNCLOSED.get(context or "", f"{problem} ({context})")
+        elif context_mark is not None and context == "while scanning a simple key":
+            place, message = context_mark, "this key is not followed by ':'"
+            hint = "write `key: value`, or `- item` for an item of a list"
         elif runaway is not None and problem_mark is not None:
             place = runaway
             message = (
@@ -235,16 +254,10 @@ class YamlReader:
                 message = f"{problem} ({context})" if context else problem
             if context_mark is not None and problem_mark is not None and context_mark.line != problem_mark.line:
                 related = Mark(name, context_mark.line + 1, context_mark.column + 1)
-        hint = None
-        if problem_mark is not None and text[problem_mark.index : problem_mark.index + 1] == "\t":
+                if hint is None and context == "while parsing a block mapping":
+                    hint = f"check this line's indentation against the mapping that starts at {related}"
+        if found == "\t" and place is problem_mark:
             message = "a tab character cannot indent YAML"
-            hint = "indent with spaces: YAML does not allow tabs in indentation"
-        elif "tab" in problem:
-            hint = "indent with spaces: YAML does not allow tabs in indentation"
-        elif runaway is None and related is not None and context == "while parsing a block mapping":
-            hint = f"check this line's indentation against the mapping that starts at {related}"
-        elif problem.startswith("mapping values are not allowed"):
-            hint = "check the indentation of this line, or quote a value that contains ': '"
         where = Mark(name, place.line + 1, place.column + 1) if place else Mark(name, 1, 1)
         self.diagnostics.error("yaml-syntax", message, where, hint=hint, related=related)
 
