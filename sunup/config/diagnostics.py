@@ -119,5 +119,9 @@ class Diagnostics:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest choice to a misspelt `word`, if one is close enough."""
-    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    options = sorted(set(choices))
+    same_letters = [c for c in options if c.lower() == word.lower() and c != word]
+    if same_letters:  # `TYPE:`, `Start:`: difflib compares case-sensitively and would miss them
+        return f"did you mean '{same_letters[0]}'? names are case-sensitive"
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None

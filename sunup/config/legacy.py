@@ -73,8 +73,15 @@ def read_platform(reader: YamlReader, root: Path, loaded: LoadedConfig, *, skip_
         display = reader.display_name(file)
         loaded.files.append(display)
         staging: DataPath = ("#app", index)
+        errors_before = len(diagnostics.errors)
         data = reader.read_file(file, staging)
         if data is None:
+            if len(diagnostics.errors) == errors_before:  # empty, not unreadable: say so
+                diagnostics.error(
+                    "missing-key",
+                    f"{display} is empty: a Platform.sh application needs at least `name:` and `type:`",
+                    Mark(display, 1, 1),
+                )
             positions.drop(staging)
             continue
         folder = "" if file.parent == root else str(file.parent.relative_to(root))
