@@ -39,6 +39,9 @@ def _register() -> None:
     from sunup.cli import service_commands
 
     service_commands.register(cli)
+    from sunup.cli import runtime_commands
+
+    runtime_commands.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

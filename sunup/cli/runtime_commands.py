@@ -1,0 +1,443 @@
+"""Running the instances: `up`, `down`, `ps`, `start`, `stop`, `restart`, `workers`, `logs`, `ssh`.
+
+Every command but `up` and `workers` talks to the running supervisor through its control socket
+(docs/control-protocol.md); `logs` reads the files itself when no supervisor runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sunup.cli import output
+from sunup.config.loader import find_project_root
+from sunup.control.client import ControlClient, NotRunningError
+from sunup.control.protocol import SELECTION, ProtocolError
+from sunup.errors import EXIT_OK, RuntimeFailure, SelectionError
+from sunup.supervisor.statedir import StateDir, holder
+
+#: How long `up -d` waits for the background supervisor to spawn every instance.
+SPAWN_TIMEOUT = 60.0
+#: How long `up -d` then waits for every instance to be up.
+READY_TIMEOUT = 120.0
+NOT_RUNNING_HINT = "start it with `sunup up` (or `sunup up -d` in the background)"
+
+
+def _root(ctx: click.Context) -> Path:
+    origin = ctx.find_object(output.Context)
+    project_dir = origin.project_dir if origin else None
+    return find_project_root(Path(project_dir) if project_dir else Path.cwd())
+
+
+def _state(ctx: click.Context) -> StateDir:
+    return StateDir.for_project(_root(ctx))
+
+
+def _call(state: StateDir, command: str, *, limit: float | None = 30.0, **args: Any) -> Any:
+    """One control request (waiting at most `limit` seconds for the reply); socket and protocol
+    failures become user-facing errors."""
+    client = ControlClient(state.socket, timeout=limit)
+    try:
+        return client.call(command, **args)
+    except NotRunningError:
+        raise RuntimeFailure("sunup is not running for this project", hint=NOT_RUNNING_HINT) from None
+    except ProtocolError as exc:
+        if exc.code == SELECTION:
+            raise SelectionError(exc.message, hint=exc.hint) from None
+        raise RuntimeFailure(exc.message, hint=exc.hint) from None
+    except TimeoutError:
+        raise RuntimeFailure("the supervisor did not answer in time") from None
+
+
+def _selection(app: str | None, web: bool, worker: str | None, index: int | None) -> dict[str, Any]:
+    if web and worker:
+        raise SelectionError("choose --web or --worker, not both")
+    return {"app": app, "web": web, "worker": worker, "index": index}
+
+
+def selection_options(func: Any) -> Any:
+    """-A APP, --web, --worker W, -I N: which instances a command acts on."""
+    func = click.option("-I", "--instance", "index", type=click.IntRange(min=0), help="Instance number (0, 1, ...).")(
+        func
+    )
+    func = click.option("--worker", "worker", metavar="W", help="A worker: `queue` or `app--queue`.")(func)
+    func = click.option("--web", "web", is_flag=True, help="The web instance(s).")(func)
+    return click.option("-A", "--app", "app", metavar="APP", help="The application (needed with several apps).")(func)
+
+
+# Formatting.
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
+    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+
+
+def _bytes(count: int | None) -> str:
+    if count is None:
+        return ""
+    for unit in ("B", "K", "M", "G"):
+        if count < 1024 or unit == "G":
+            return f"{count:.0f}{unit}" if unit == "B" else f"{count:.1f}{unit}"
+        count = count / 1024  # type: ignore[assignment]
+    return ""
+
+
+def _last_exit(row: dict[str, Any], now: float) -> str:
+    last = row.get("last_exit")
+    if not last:
+        return ""
+    what = f"signal {last['signal']}" if last.get("signal") else f"code {last['code']}"
+    if last.get("oom"):
+        what = "out of memory"
+    return f"{what}, {_duration(now - last['at'])} ago"
+
+
+def _ps_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    now = time.time()
+    with_app = len({r["app"] for r in rows}) > 1
+    headers = ["app"] if with_app else []
+    headers += ["name", "state", "pid", "restarts", "uptime", "last exit", "next retry", "cpu", "memory"]
+    table = []
+    for row in rows:
+        retry = row.get("next_retry")
+        cells = [row["app"]] if with_app else []
+        cells += [
+            row["name"],
+            row["state"],
+            row.get("pid") or "",
+            row.get("restarts", 0),
+            _duration(row.get("uptime")),
+            _last_exit(row, now),
+            f"in {_duration(retry - now)}" if retry else "",
+            f"{row['cpu']:.2f}s" if row.get("cpu") is not None else "",
+            _bytes(row.get("memory")),
+        ]
+        table.append(cells)
+    return headers, table
+
+
+# Commands.
+
+
+@click.command()
+@click.option("-d", "--detach", is_flag=True, help="Run the supervisor in the background; return once all are up.")
+@click.option(
+    "--stop-grace", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="SIGTERM → SIGKILL delay (15)."
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With -d: how long each instance must stay up.",
+)
+@click.pass_context
+def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float) -> int:
+    """Start the web and worker instances and supervise them.
+
+    In the foreground, every instance's output is shown prefixed with its name; Ctrl-C stops
+    everything gracefully (twice: at once).
+    """
+    from sunup.project import load_plan
+    from sunup.supervisor.settings import SupervisorSettings
+
+    origin = ctx.find_object(output.Context)
+    loaded, plan = load_plan(origin.project_dir if origin else None)
+    state = StateDir.for_project(loaded.root)
+    settings = SupervisorSettings.from_environment(stop_grace)
+    running = holder(state)
+    if running is not None:
+        raise RuntimeFailure(
+            f"sunup is already running for this project (pid {running})",
+            hint="see it with `sunup ps`; stop it with `sunup down`",
+        )
+    if detach:
+        return _up_detached(loaded.root, state, settings.grace, settle)
+    from sunup.supervisor.service import serve
+
+    def say(text: str) -> None:
+        if text.startswith("warning: "):
+            output.warning(text.removeprefix("warning: "))
+        else:
+            output.info(f"sunup: {text}")
+
+    asyncio.run(serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=say))
+    return EXIT_OK
+
+
+def _up_detached(root: Path, state: StateDir, grace: float, settle: float) -> int:
+    state.create()
+    read_end, write_end = os.pipe()
+    with open(state.supervisor_log, "ab") as log:
+        argv = [sys.executable, "-m", "sunup.supervisor", "--project", str(root), "--grace", str(grace)]
+        # sh puts the supervisor in the background and exits: the supervisor is nobody's child.
+        subprocess.run(
+            ["/bin/sh", "-c", '"$@" &', "sh", *argv, "--ready-fd", str(write_end)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(write_end,),
+            start_new_session=True,
+            check=True,
+        )
+    os.close(write_end)
+    try:
+        message = _read_all(read_end, SPAWN_TIMEOUT).strip()
+    finally:
+        os.close(read_end)
+    if message != "ok":
+        text, _, hint = message.partition("\nhint: ")
+        if not text:
+            tail = state.supervisor_log.read_text(errors="replace").splitlines()[-5:]
+            text = "the background supervisor ended before it was ready" + "".join(f"\n  {t}" for t in tail)
+        raise RuntimeFailure(text.removeprefix("error: "), hint=hint or None)
+    report = _call(state, "wait", limit=None, settle=settle, timeout=READY_TIMEOUT)
+    failures = report["failures"]
+    for failure in failures:
+        output.error(f"{failure['name']} did not stay up: {failure['reason']}")
+        for line in failure["output"]:
+            output.echo(f"  {failure['name']} | {line}", err=True)
+    if failures:
+        names = ", ".join(f["name"] for f in failures)
+        raise RuntimeFailure(
+            f"{len(failures)} instance{'s' if len(failures) != 1 else ''} failed to start: {names}",
+            hint="sunup keeps restarting them (see `sunup ps`, `sunup logs`); `sunup down` stops everything",
+        )
+    headers, rows = _ps_rows(report["instances"])
+    output.table(headers, rows)
+    return EXIT_OK
+
+
+def _read_all(fd: int, timeout: float) -> str:
+    """Everything written on `fd` until its end of file, waiting at most `timeout` seconds."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise RuntimeFailure(f"the background supervisor was not ready after {timeout:g} s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return b"".join(chunks).decode(errors="replace")
+        chunks.append(chunk)
+
+
+@click.command()
+@click.pass_context
+def down(ctx: click.Context) -> int:
+    """Stop every instance gracefully and the supervisor with them."""
+    state = _state(ctx)
+    pid = holder(state)
+    if pid is None:
+        from sunup.isolation import open_isolation
+
+        killed = open_isolation(state.root).clear_stale() if state.root.exists() else []
+        if killed:
+            output.info(f"sunup was not running; killed {', '.join(killed)} left by a previous sunup")
+        else:
+            output.info("sunup is not running for this project")
+        return EXIT_OK
+    result = _call(state, "shutdown", limit=None)
+    _wait_exit(pid, 30.0)
+    output.info(f"stopped {result['stopped']} instance{'s' if result['stopped'] != 1 else ''}")
+    return EXIT_OK
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    """Wait for process `pid` to end (pidfd: no polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (ProcessLookupError, OSError):
+        return
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (docs/ps-json.md).")
+@selection_options
+@click.pass_context
+def ps(ctx: click.Context, *, as_json: bool, app: str | None, web: bool, worker: str | None, index: int | None) -> int:
+    """Show every instance: state, pid, restarts, uptime, last exit, next retry, CPU, memory."""
+    rows = _call(_state(ctx), "ps", **_selection(app, web, worker, index))
+    if as_json:
+        output.json_data(rows)
+        return EXIT_OK
+    headers, table = _ps_rows(rows)
+    output.table(headers, table)
+    return EXIT_OK
+
+
+def _control_command(name: str, verb: str, summary: str) -> click.Command:
+    @click.command(name=name, help=summary)
+    @selection_options
+    @click.pass_context
+    def command(ctx: click.Context, *, app: str | None, web: bool, worker: str | None, index: int | None) -> int:
+        rows = _call(_state(ctx), verb, limit=None, **_selection(app, web, worker, index))
+        for row in rows:
+            pid = f" (pid {row['pid']})" if row.get("pid") else ""
+            output.info(f"{row['name']}: {row['state']}{pid}")
+        return EXIT_OK
+
+    return command
+
+
+start_command = _control_command("start", "start", "Start instances that were stopped (all by default).")
+stop_command = _control_command("stop", "stop", "Stop instances gracefully: SIGTERM, then SIGKILL after the grace.")
+restart_command = _control_command("restart", "restart", "Restart instances (all by default): stop, then start again.")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-A", "--app", "app", metavar="APP", help="Only this application's workers.")
+@click.pass_context
+def workers(ctx: click.Context, as_json: bool, app: str | None) -> int:
+    """List the workers and their commands."""
+    from sunup.project import load_plan
+
+    origin = ctx.find_object(output.Context)
+    _, plan = load_plan(origin.project_dir if origin else None)
+    groups = [g for a in plan.apps if app is None or a.name == app for g in a.workers]
+    if app is not None and plan.app(app) is None:
+        raise SelectionError(f"no application '{app}' in the project")
+    items: list[dict[str, Any]] = [
+        {
+            "app": g.app,
+            "name": g.name,
+            "instance_name": g.instance_name,
+            "count": g.resources.count,
+            "commands": g.commands.to_json() if g.commands else None,
+        }
+        for g in groups
+    ]
+    if as_json:
+        output.json_data(items)
+    elif not items:
+        output.info("no workers")
+    else:
+        output.table(
+            ["worker", "instances", "start"],
+            [[i["instance_name"], i["count"], (i["commands"] or {}).get("start", "")] for i in items],
+        )
+    return EXIT_OK
+
+
+@click.command()
+@click.argument(
+    "log_type", metavar="[TYPE]", default="app", type=click.Choice(["app", "cron", "deploy", "post-deploy"])
+)
+@selection_options
+@click.option(
+    "-n", "--lines", "lines", type=click.IntRange(min=0), default=20, show_default=True, help="Lines to show."
+)
+@click.option("-f", "--tail", "--follow", "follow", is_flag=True, help="Keep showing new lines.")
+@click.pass_context
+def logs(
+    ctx: click.Context,
+    *,
+    log_type: str,
+    app: str | None,
+    web: bool,
+    worker: str | None,
+    index: int | None,
+    lines: int,
+    follow: bool,
+) -> int:
+    """Show an instance's log (TYPE: app, the default); the web instance unless told otherwise."""
+    from sunup.supervisor.logreader import follow as follow_file
+    from sunup.supervisor.logreader import last_lines
+
+    path = _log_path(ctx, log_type, _selection(app, web or worker is None, worker, index))
+    if not path.exists() and not follow:
+        output.info(f"no {log_type} log yet ({path})")
+        return EXIT_OK
+    out = sys.stdout.buffer
+    out.write(last_lines(path, lines))
+    out.flush()
+    if follow:
+        try:
+            for chunk in follow_file(path):
+                out.write(chunk)
+                out.flush()
+        except KeyboardInterrupt:
+            return EXIT_OK
+    return EXIT_OK
+
+
+def _log_path(ctx: click.Context, log_type: str, selection: dict[str, Any]) -> Path:
+    state = _state(ctx)
+    if selection["index"] is None:
+        selection = {**selection, "index": 0}
+    try:
+        found = ControlClient(state.socket, timeout=10).call("logs", **selection)
+    except NotRunningError:
+        found = None
+    except ProtocolError as exc:
+        raise SelectionError(exc.message, hint=exc.hint) from None
+    if found:
+        folder = Path(found[0]["path"]).parent
+    else:
+        from sunup.plan.selection import select_groups
+        from sunup.project import load_plan
+        from sunup.supervisor.instance import InstanceId
+
+        origin = ctx.find_object(output.Context)
+        _, plan = load_plan(origin.project_dir if origin else None)
+        group = select_groups(plan, selection["app"], web=selection["web"], worker=selection["worker"])[0]
+        folder = state.log_dir(InstanceId(group.app, group.name, selection["index"]))
+    return folder / f"{log_type}.log"
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@selection_options
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def ssh(
+    ctx: click.Context, *, app: str | None, web: bool, worker: str | None, index: int | None, command: tuple[str, ...]
+) -> int:
+    """Open a shell in an instance (the web instance by default), or run `-- COMMAND` there.
+
+    The shell has the instance's environment (with `.environment` sourced) and working folder;
+    `sv restart app` and `systemctl restart --user app` act on the instance. With a command,
+    its exit status is sunup's.
+    """
+    found = _call(_state(ctx), "env", **_selection(app, web, worker, index))
+    env = dict(found["environment"])
+    for name in ("TERM", "COLORTERM", "COLUMNS", "LINES"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    prelude = "if [ -r ./.environment ]; then set -a; . ./.environment; set +a; fi\n"
+    if command:
+        argv = ["/bin/sh", "-c", prelude + 'eval "$1"', "sh", " ".join(command)]
+    else:
+        shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+        env.setdefault("PS1", f"{found['app']}/{found['name']}:\\w\\$ ")
+        argv = ["/bin/sh", "-c", prelude + f"exec {shell} -i", "sh"]
+        output.info(f"sunup: shell in {found['app']}/{found['name']} ({found['cwd']}); `exit` to leave")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(found["cwd"])
+    os.execve(argv[0], argv, env)
+
+
+def register(cli: click.Group) -> None:
+    for command in (up, down, ps, start_command, stop_command, restart_command, workers, logs, ssh):
+        cli.add_command(command)

@@ -1,0 +1,158 @@
+"""What an instance runs: its environment, working folder and shell script, from the plan.
+
+Each instance runs one `/bin/sh -c` script (see `script`): the isolation prelude (joins the
+instance's cgroup), `.environment` sourced with `set -a` (spec §6), `pre_start`, then `start` —
+`exec`'d when it is a simple command, so the supervised pid is the app itself. `post_start` runs
+beside it. The environment is the plan's static one plus the run-time values added here, plus
+what `extra_environment` returns for the instance (the seam for relationship credentials).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sunup.isolation import Limits
+from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
+from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.statedir import StateDir
+
+#: Host variables an instance keeps; everything else comes from the plan (as on the platform).
+PASSED_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SHELL")
+#: Set in every instance and instance shell: where the supervisor listens, which instance this is.
+SOCKET_VARIABLE = "SUNUP_CONTROL_SOCKET"
+INSTANCE_VARIABLE = "SUNUP_INSTANCE"
+
+#: Extra environment for one instance (relationship credentials, service variables...).
+ExtraEnvironment = Callable[[GroupPlan, InstanceId], Mapping[str, str]]
+
+
+def no_extra_environment(group: GroupPlan, instance: InstanceId) -> Mapping[str, str]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSpec:
+    """Everything the runner needs to start one instance."""
+
+    id: InstanceId
+    start: str
+    environment: Mapping[str, str]
+    cwd: Path
+    log_path: Path
+    pre_start: str | None = None
+    post_start: str | None = None
+    limits: Limits | None = None
+    #: `PORT` of a web instance.
+    port: int | None = None
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def app_dir(project_root: Path, app: AppPlan) -> Path:
+    """PLATFORM_APP_DIR: the app's source folder (the build folder once builds exist)."""
+    return (project_root / app.source_root).resolve() if app.source_root else project_root.resolve()
+
+
+def _document_root(app: AppPlan, folder: Path) -> Path:
+    web = app.config.get("web") or {}
+    locations = web.get("locations") or {} if isinstance(web, Mapping) else {}
+    root = (locations.get("/") or {}).get("root") if isinstance(locations, Mapping) else None
+    return folder / root if isinstance(root, str) and root else folder
+
+
+def instance_specs(
+    plan: ProjectPlan,
+    project_root: Path,
+    state: StateDir,
+    *,
+    host_environment: Mapping[str, str],
+    extra_environment: ExtraEnvironment = no_extra_environment,
+    port: Callable[[], int] = free_port,
+) -> list[InstanceSpec]:
+    """One spec per instance of the plan: web instance(s) first, then each worker's, per app."""
+    base = {k: host_environment[k] for k in PASSED_THROUGH if k in host_environment}
+    base["PATH"] = f"{state.bin}:{base.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
+    specs: list[InstanceSpec] = []
+    for app in plan.apps:
+        folder = app_dir(project_root, app)
+        for group in app.groups:
+            if group.commands is None:
+                continue
+            for index in range(group.resources.count):
+                instance = InstanceId(app.name, group.name, index)
+                env = {**base, **group.environment, "PLATFORM_APP_DIR": str(folder)}
+                chosen_port: int | None = None
+                if group.is_web:
+                    env["PLATFORM_DOCUMENT_ROOT"] = str(_document_root(app, folder))
+                    if group.socket_family == "unix":
+                        env["SOCKET"] = str(state.run / f"{instance.key}.sock")
+                    else:
+                        chosen_port = port()
+                        env["PORT"] = str(chosen_port)
+                env.update(extra_environment(group, instance))
+                env[SOCKET_VARIABLE] = str(state.socket)
+                env[INSTANCE_VARIABLE] = instance.key
+                specs.append(
+                    InstanceSpec(
+                        id=instance,
+                        start=group.commands.start,
+                        pre_start=group.commands.pre_start,
+                        post_start=group.commands.post_start,
+                        environment=env,
+                        cwd=folder,
+                        log_path=state.app_log(instance),
+                        limits=Limits(cpu=group.resources.cpu or None, memory_mb=group.resources.memory_mb or None),
+                        port=chosen_port,
+                    )
+                )
+    return specs
+
+
+_COMPOUND = re.compile(r"[;&|(){}\n]")
+_WORD = re.compile(r"[A-Za-z0-9_./+-]+")
+_NOT_EXECUTABLE = frozenset(
+    {
+        *("if", "then", "else", "elif", "fi", "while", "until", "for", "do", "done", "case", "esac"),
+        *("select", "function", "time", "!", "[", "[[", ".", ":", "cd", "export", "set", "source"),
+        *("eval", "ulimit", "umask", "trap", "readonly", "local", "shift", "unset", "alias", "true"),
+        *("false", "exit", "return", "wait", "read", "test", "exec", "command", "builtin"),
+    }
+)
+
+
+def execs(command: str) -> str:
+    """`command` prefixed with `exec` when that is safe: a simple command, so the shell becomes it."""
+    text = command.strip()
+    if _COMPOUND.search(text):
+        return text
+    first = text.split(None, 1)[0] if text else ""
+    if first == "exec":
+        return text
+    if not _WORD.fullmatch(first) or first in _NOT_EXECUTABLE:
+        return text
+    return f"exec {text}"
+
+
+def script(spec: InstanceSpec, prelude: str = "") -> str:
+    """The `/bin/sh -c` script of one instance."""
+    lines = [prelude.rstrip("\n")] if prelude else []
+    lines.append("if [ -r ./.environment ]; then set -a; . ./.environment; set +a; fi")
+    if spec.pre_start:
+        lines.append(f'( {spec.pre_start}\n) || echo "sunup: pre_start failed with status $?" >&2')
+    lines.append(execs(spec.start))
+    return "\n".join(lines) + "\n"
+
+
+def post_start_script(spec: InstanceSpec) -> str:
+    assert spec.post_start is not None
+    return f"if [ -r ./.environment ]; then set -a; . ./.environment; set +a; fi\n{spec.post_start}\n"

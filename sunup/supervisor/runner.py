@@ -1,0 +1,392 @@
+"""The runner of one instance: owns its processes and carries out what `lifecycle.step` decides.
+
+Everything happens in event-loop callbacks, never in a thread or a polling loop: the main
+process's pidfd becomes readable when it exits, the output pipe when there is output, the grace
+and backoff deadlines are timers of the injected `Clock`. Inputs are queued, so an action that
+feeds an input (a spawn feeds `Spawned`) never re-enters `step`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from sunup.isolation import InstanceCgroup, Isolation, IsolationError
+from sunup.supervisor import lifecycle as lc
+from sunup.supervisor.child import Child, output_pipe, spawn
+from sunup.supervisor.clock import Clock, Timer
+from sunup.supervisor.console import Console
+from sunup.supervisor.events import (
+    EscalatedEvent,
+    Event,
+    ExitedEvent,
+    LeftoversEvent,
+    ProblemEvent,
+    StateChangedEvent,
+)
+from sunup.supervisor.exitstatus import ExitStatus
+from sunup.supervisor.launch import InstanceSpec, post_start_script, script
+from sunup.supervisor.logcapture import LineFramer, LogFile, Timestamps, prefix_lines
+
+READ_SIZE = 256 * 1024
+#: How much of the latest output is kept to explain a failure.
+TAIL_SIZE = 4096
+#: A start command that ends with status 0 this soon and leaves processes put itself in the
+#: background.
+BACKGROUND_WINDOW = 2.0
+
+
+class InstanceRunner:
+    def __init__(
+        self,
+        spec: InstanceSpec,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        clock: Clock,
+        isolation: Isolation,
+        settings: lc.StepSettings,
+        notify: Callable[[Event], None],
+        log: LogFile,
+        console: Console | None,
+        draw: Callable[[], float],
+    ) -> None:
+        self.spec = spec
+        self.status = lc.InstanceStatus()
+        #: Wall-clock time the current process started.
+        self.started_wall: float | None = None
+        #: The latest output, for failure reports.
+        self.tail = b""
+        self._loop = loop
+        self._clock = clock
+        self._isolation = isolation
+        self._settings = settings
+        self._notify = notify
+        self._log = log
+        self._console = console
+        self._draw = draw
+        self._stamps = Timestamps()
+        self._queue: deque[lc.Input] = deque()
+        self._busy = False
+        self._child: Child | None = None
+        self._post: Child | None = None
+        self._group: InstanceCgroup | None = None
+        self._pipes: dict[int, LineFramer] = {}
+        self._tree: dict[int, int] = {}
+        self._grace: Timer | None = None
+        self._retry: Timer | None = None
+
+    # Feeding the lifecycle.
+
+    def feed(self, event: lc.Input) -> None:
+        self._queue.append(event)
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._queue:
+                self._apply(self._queue.popleft())
+        finally:
+            self._busy = False
+
+    def _apply(self, event: lc.Input) -> None:
+        previous = self.status
+        outcome = lc.step(previous, event, now=self._clock.monotonic(), settings=self._settings, draw=self._draw())
+        self.status = outcome.status
+        if outcome.status.state is not previous.state:
+            self._emit(
+                StateChangedEvent(self.spec.id, self._clock.wall(), previous.state, outcome.status, outcome.reason)
+            )
+        for action in outcome.actions:
+            self._act(action)
+
+    def _emit(self, event: Event) -> None:
+        self._notify(event)
+
+    def _problem(self, message: str) -> None:
+        self._emit(ProblemEvent(self.spec.id, self._clock.wall(), message))
+
+    # Actions.
+
+    def _act(self, action: lc.Action) -> None:
+        if isinstance(action, lc.Spawn):
+            self._spawn()
+        elif isinstance(action, lc.Terminate):
+            self._terminate(action.deadline)
+        elif isinstance(action, lc.KillTree):
+            self._kill_tree()
+        elif isinstance(action, lc.ClearTree):
+            self._clear_tree()
+        elif isinstance(action, lc.AwaitTree):
+            self._await_tree()
+        elif isinstance(action, lc.ArmRetry):
+            self._retry = self._clock.call_at(action.at, self._retry_due)
+        elif isinstance(action, lc.CancelTimers):
+            self._cancel_timers()
+        elif isinstance(action, lc.Release):
+            self._release()
+
+    def _spawn(self) -> None:
+        spec = self.spec
+        try:
+            self._group = group = self._isolation.prepare(spec.id.key, spec.limits)
+        except IsolationError as exc:
+            self._problem(f"could not prepare its cgroup: {exc.message}")
+            self.feed(lc.SpawnFailed(exc.message))
+            return
+        env = {**spec.environment, **group.environment}
+        read_end, write_end = output_pipe()
+        try:
+            argv = ["/bin/sh", "-c", script(spec, group.shell_prelude())]
+            self._child = child = spawn(argv, env=env, cwd=spec.cwd, output=write_end)
+            if spec.post_start:
+                post_argv = group.join_argv(["/bin/sh", "-c", post_start_script(spec)])
+                self._post = spawn(post_argv, env=env, cwd=spec.cwd, output=write_end)
+        except OSError as exc:
+            os.close(read_end)
+            self._problem(f"could not start: {exc}")
+            if self._child is not None:
+                self._child.signal_group(signal.SIGKILL)
+            self.feed(lc.SpawnFailed(str(exc)))
+            return
+        finally:
+            os.close(write_end)
+        self._pipes[read_end] = LineFramer()
+        self._loop.add_reader(read_end, self._on_output, read_end)
+        self._loop.add_reader(child.pidfd, self._on_main_exit, child)
+        if self._post is not None:
+            self._loop.add_reader(self._post.pidfd, self._on_post_exit, self._post)
+        self.started_wall = self._clock.wall()
+        self.feed(lc.Spawned(child.pid, ready=self._post is None))
+
+    def _terminate(self, deadline: float) -> None:
+        if self._group is not None:
+            try:
+                self._group.kill_all(signal.SIGTERM)
+            except IsolationError as exc:
+                self._problem(exc.message)
+        if self._child is not None:
+            self._child.signal_group(signal.SIGTERM)
+        self._grace = self._clock.call_at(deadline, self._grace_over)
+
+    def _kill_tree(self) -> None:
+        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, self._settings.grace))
+        if self._child is not None:
+            self._child.signal_group(signal.SIGKILL)
+        self._kill_group()
+        if self._child is None:
+            self._await_tree()
+
+    def _kill_group(self) -> None:
+        if self._group is None:
+            return
+        try:
+            self._group.kill_all()
+        except IsolationError as exc:
+            self._problem(exc.message)
+
+    def _clear_tree(self) -> None:
+        if self._group is None:
+            return
+        try:
+            left = self._group.pids()
+        except IsolationError as exc:
+            self._problem(exc.message)
+            return
+        if not left:
+            return
+        last = self.status.last_exit
+        backgrounded = last is not None and last.code == 0 and last.uptime < BACKGROUND_WINDOW
+        pid = self._last_pid or 0
+        self._emit(LeftoversEvent(self.spec.id, self._clock.wall(), pid, tuple(left), backgrounded))
+        self._kill_group()
+
+    def _await_tree(self) -> None:
+        """Feed TreeEmpty once every process of the instance has exited (pidfds, no polling)."""
+        self._close_tree_watch()
+        try:
+            left = self._group.pids() if self._group is not None else []
+        except IsolationError as exc:
+            self._problem(exc.message)
+            left = []
+        for pid in left:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            self._tree[pid] = fd
+            self._loop.add_reader(fd, self._tree_member_gone, pid)
+        if not self._tree:
+            self.feed(lc.TreeEmpty())
+
+    def _tree_member_gone(self, pid: int) -> None:
+        fd = self._tree.pop(pid, None)
+        if fd is not None:
+            self._loop.remove_reader(fd)
+            os.close(fd)
+        if not self._tree:
+            self._await_tree()
+
+    def _close_tree_watch(self) -> None:
+        for fd in self._tree.values():
+            self._loop.remove_reader(fd)
+            os.close(fd)
+        self._tree.clear()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._grace, self._retry):
+            if timer is not None:
+                timer.cancel()
+        self._grace = self._retry = None
+        self._close_tree_watch()
+
+    def _release(self) -> None:
+        if self._post is not None:
+            self._post.signal_group(signal.SIGKILL)
+        if self._group is not None:
+            try:
+                self._group.remove()
+            except IsolationError as exc:
+                self._problem(exc.message)
+            self._group = None
+
+    def _grace_over(self) -> None:
+        self._grace = None
+        self.feed(lc.GraceExpired())
+
+    def _retry_due(self) -> None:
+        self._retry = None
+        self.feed(lc.RetryDue())
+
+    # Watching processes and output.
+
+    _last_pid: int | None = None
+
+    def _on_main_exit(self, child: Child) -> None:
+        self._loop.remove_reader(child.pidfd)
+        wait_status = child.reap()
+        self._child = None
+        self._last_pid = child.pid
+        for fd in list(self._pipes):
+            self._read_available(fd)
+        now = self._clock.monotonic()
+        started = self.status.started if self.status.started is not None else now
+        killed = os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGKILL
+        oom = killed and self._oom_killed()
+        exit_status = ExitStatus.from_wait_status(wait_status, at=self._clock.wall(), uptime=now - started, oom=oom)
+        expected = self.status.state is lc.InstanceState.STOPPING
+        self._emit(ExitedEvent(self.spec.id, exit_status.at, child.pid, exit_status, expected))
+        if self._post is not None:
+            self._post.signal_group(signal.SIGKILL)
+        self.feed(lc.Exited(exit_status))
+
+    def _oom_killed(self) -> bool:
+        if self._group is None:
+            return False
+        try:
+            return self._group.oom_killed()
+        except IsolationError:
+            return False
+
+    def _on_post_exit(self, child: Child) -> None:
+        self._loop.remove_reader(child.pidfd)
+        wait_status = child.reap()
+        if child is not self._post:
+            return
+        self._post = None
+        code = os.waitstatus_to_exitcode(wait_status)
+        if code != 0:
+            self._problem(f"post_start failed with status {code}")
+        self.feed(lc.Ready())
+
+    def _on_output(self, fd: int) -> None:
+        self._read(fd)
+
+    def _read_available(self, fd: int) -> None:
+        while fd in self._pipes and self._read(fd):
+            pass
+
+    def _read(self, fd: int) -> bool:
+        """Read one chunk; False when nothing more is there now (or at end of file)."""
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        framer = self._pipes[fd]
+        if not data:
+            self._loop.remove_reader(fd)
+            os.close(fd)
+            del self._pipes[fd]
+            block = framer.flush()
+            if block:
+                self._write_lines(block)
+            return False
+        block = framer.feed(data)
+        if block:
+            self._write_lines(block)
+        return len(data) == READ_SIZE
+
+    def _write_lines(self, block: bytes) -> None:
+        self._log.write(prefix_lines(block, self._stamps.prefix(self._clock.wall())))
+        if self._console is not None:
+            self._console.lines(self.spec.id, block)
+        self.tail = (self.tail + block)[-TAIL_SIZE:] if len(block) < TAIL_SIZE else block[-TAIL_SIZE:]
+
+    # Reading the state.
+
+    def snapshot(self) -> dict[str, Any]:
+        """This instance as `sunup ps --json` shows it (docs/ps-json.md)."""
+        status = self.status
+        now = self._clock.monotonic()
+        cpu: float | None = None
+        memory: int | None = None
+        if self._group is not None and status.pid is not None:
+            with contextlib.suppress(IsolationError, OSError):
+                stats = self._group.stats()
+                cpu, memory = round(stats.cpu_seconds, 3), stats.memory_bytes
+        running = status.state in (lc.InstanceState.RUNNING, lc.InstanceState.STARTING)
+        uptime = round(now - status.started, 3) if status.started is not None and running else None
+        next_retry = None
+        if status.retry_at is not None:
+            next_retry = self._clock.wall() + max(0.0, status.retry_at - now)
+        instance = self.spec.id
+        return {
+            "app": instance.app,
+            "group": instance.group,
+            "index": instance.index,
+            "name": instance.name,
+            "state": status.state.value,
+            "pid": status.pid,
+            "restarts": status.restarts,
+            "last_exit": status.last_exit.to_json() if status.last_exit else None,
+            "uptime": uptime,
+            "next_retry": next_retry,
+            "cpu": cpu,
+            "memory": memory,
+            "port": self.spec.port,
+            "log": str(self.spec.log_path),
+        }
+
+    def close(self) -> None:
+        """Forget every file descriptor (the supervisor is exiting; processes are gone)."""
+        self._cancel_timers()
+        for fd in list(self._pipes):
+            self._read_available(fd)
+        for fd in list(self._pipes):
+            self._loop.remove_reader(fd)
+            os.close(fd)
+            block = self._pipes.pop(fd).flush()
+            if block:
+                self._write_lines(block)
+        for child in (self._child, self._post):
+            if child is not None:
+                self._loop.remove_reader(child.pidfd)
+                with contextlib.suppress(OSError):
+                    os.close(child.pidfd)
+        self._log.close()

@@ -1,0 +1,42 @@
+"""The supervisor's settings: stop grace, restart policy, log size, readiness."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from sunup.errors import SelectionError
+from sunup.supervisor.backoff import RestartPolicy
+
+#: Environment variable giving the stop grace in seconds (the `--stop-grace` option wins).
+GRACE_VARIABLE = "SUNUP_STOP_GRACE"
+DEFAULT_GRACE = 15.0
+#: app.log is cut (on a line boundary, oldest lines first) when it reaches this size (spec §3).
+DEFAULT_LOG_LIMIT = 100 * 1024 * 1024
+#: `sunup up -d` counts an instance as up once it has run this long without exiting.
+DEFAULT_SETTLE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorSettings:
+    #: Seconds between SIGTERM and SIGKILL when stopping an instance.
+    grace: float = DEFAULT_GRACE
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    log_limit: int = DEFAULT_LOG_LIMIT
+    settle: float = DEFAULT_SETTLE
+
+    @classmethod
+    def from_environment(cls, grace: float | None = None) -> SupervisorSettings:
+        """Settings with the grace from `grace`, else `$SUNUP_STOP_GRACE`, else 15 s."""
+        if grace is None:
+            raw = os.environ.get(GRACE_VARIABLE)
+            if raw:
+                try:
+                    grace = float(raw)
+                except ValueError:
+                    raise SelectionError(
+                        f"{GRACE_VARIABLE}={raw!r} is not a number of seconds", hint=f"e.g. {GRACE_VARIABLE}=5"
+                    ) from None
+        if grace is not None and grace < 0:
+            raise SelectionError(f"the stop grace must be 0 or more seconds, not {grace:g}")
+        return cls(grace=DEFAULT_GRACE if grace is None else grace)

@@ -1,0 +1,119 @@
+"""sunup's state folder and the lock that keeps one supervisor per project.
+
+<project>/.sunup/            (or $SUNUP_STATE_DIR)
+ ├── supervisor.lock          flock'ed by the running supervisor; holds its pid
+ ├── supervisor.log           what a background supervisor says (events, errors)
+ ├── control.sock             the control socket (mode 0600), see docs/control-protocol.md
+ ├── bin/                     `sv` and `systemctl` for instance shells
+ └── logs/<app>/<instance>/app.log
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sunup.errors import RuntimeFailure
+from sunup.supervisor.instance import InstanceId
+
+STATE_VARIABLE = "SUNUP_STATE_DIR"
+DEFAULT_STATE_DIR = ".sunup"
+
+
+@dataclass(frozen=True, slots=True)
+class StateDir:
+    root: Path
+
+    @classmethod
+    def for_project(cls, project_root: Path) -> StateDir:
+        override = os.environ.get(STATE_VARIABLE)
+        return cls(Path(override).absolute() if override else project_root / DEFAULT_STATE_DIR)
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "supervisor.lock"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "control.sock"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.root / "supervisor.log"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def run(self) -> Path:
+        """Unix sockets of web instances with `socket_family: unix`."""
+        return self.root / "run"
+
+    def log_dir(self, instance: InstanceId) -> Path:
+        return self.root / "logs" / instance.app / instance.name
+
+    def app_log(self, instance: InstanceId) -> Path:
+        return self.log_dir(instance) / "app.log"
+
+    def create(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+
+
+class SupervisorLock:
+    """An exclusive flock on `supervisor.lock`: held for the supervisor's whole life.
+
+    The kernel drops it when the process dies, however it dies, so a stale file never blocks.
+    """
+
+    def __init__(self, state: StateDir) -> None:
+        self._state = state
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise `RuntimeFailure` naming the running supervisor."""
+        self._state.create()
+        fd = os.open(self._state.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            owner = holder(self._state)
+            raise RuntimeFailure(
+                f"sunup is already running for this project{f' (pid {owner})' if owner else ''}",
+                hint="see it with `sunup ps`; stop it with `sunup down`",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def holder(state: StateDir) -> int | None:
+    """The pid of the supervisor holding the lock, None when no supervisor runs."""
+    try:
+        fd = os.open(state.lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
