@@ -161,6 +161,8 @@ class YamlReader:
         self._constructor = SafeConstructor()
         #: The files being read, outermost first: an include of one of them is a loop.
         self._reading: list[Path] = []
+        #: The mappings and lists being converted: an alias to one of them is a cycle.
+        self._converting: set[int] = set()
 
     def display_name(self, path: Path) -> str:
         for candidate, root in ((path, self._root), (path.resolve(), self._root.resolve())):
@@ -275,13 +277,25 @@ class YamlReader:
             return self._include(node, name, file, path)
         if node.tag == "!archive":
             return self._archive(node, name, file, path)
-        if isinstance(node, nodes.MappingNode):
-            return self._mapping(node, name, file, path)
-        if isinstance(node, nodes.SequenceNode):
+        if not isinstance(node, nodes.CollectionNode):
+            return self._scalar(node, name, path)
+        if id(node) in self._converting:  # `app: &a {x: *a}`: an alias inside its own anchor
+            self.diagnostics.error(
+                "yaml-value",
+                "this anchored value holds an alias to itself, so it would never end",
+                self._mark(node, name),
+                path=render_path(path),
+            )
+            return None
+        self._converting.add(id(node))
+        try:
+            if isinstance(node, nodes.MappingNode):
+                return self._mapping(node, name, file, path)
             if node.tag.startswith("!"):
                 self._unknown_tag(node, name, path)
             return [self._convert(item, name, file, path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalar(node, name, path)
+        finally:
+            self._converting.discard(id(node))
 
     def _mapping(self, node: nodes.MappingNode, name: str, file: Path, path: DataPath) -> Any:
         if node.tag.startswith("!"):
@@ -312,13 +326,27 @@ class YamlReader:
             explicit.add(key)
             self.positions.keys[key_path] = key_mark
             result[key] = self._convert(value_node, name, file, key_path)
-        for source in merged:  # YAML merge keys (`<<: *base`): explicit keys win
-            data = self._convert(source, name, file, path + ("<<",))
-            self.positions.drop(path + ("<<",))
-            if isinstance(data, dict):
-                for key, value in data.items():
-                    result.setdefault(key, value)
+        for source in merged:  # YAML merge keys (`<<: *base`): explicit keys win, then earlier merges
+            self._merge(result, source, name, file, path)
         return result
+
+    def _merge(self, result: dict[str, Any], source: nodes.Node, name: str, file: Path, path: DataPath) -> None:
+        """Merge the mapping `source` into `result`; the keys it adds keep their marks."""
+        staging = path + ("<<",)
+        data = self._convert(source, name, file, staging)
+        added = {key for key in data if key not in result} if isinstance(data, dict) else set()
+        if isinstance(data, dict):
+            result.update((key, data[key]) for key in added)
+        elif data is not None:
+            self.diagnostics.error(
+                "yaml-value", "`<<` merges mappings only", self._mark(source, name), path=render_path(path)
+            )
+        depth = len(staging)
+        for table in (self.positions.keys, self.positions.values):
+            for at in [at for at in table if at[:depth] == staging]:
+                mark = table.pop(at)
+                if len(at) > depth and at[depth] in added:
+                    table[path + at[depth:]] = mark
 
     def _key(self, node: nodes.Node, name: str, path: DataPath) -> str | None:
         if not isinstance(node, nodes.ScalarNode):
@@ -416,6 +444,15 @@ class YamlReader:
                 mark,
                 path=render_path(path),
                 hint=f"paths are relative to the folder of {name}, or to the project root",
+            )
+            return None
+        if not found.is_relative_to(self._root.resolve()):
+            self.diagnostics.error(
+                "include-outside",
+                f"'{target}' is outside the project",
+                mark,
+                path=render_path(path),
+                hint="Upsun builds from the repository alone: an included file must be part of it",
             )
             return None
         if not found.is_file():
