@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 
-import pymysql
 import pytest
-from pymysql.err import OperationalError
 
 from sunup.plan.relationships import relationships_environment
 from tests.services.conftest import RunningProject
+
+pymysql = pytest.importorskip("pymysql", reason="the services tests need the dev extras (see .notes/services.md)")
+pytest.importorskip("platformshconfig", reason="the services tests need the dev extras (see .notes/services.md)")
+OperationalError = pymysql.err.OperationalError
 
 READER = """
 import json

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-import pymysql
 import pytest
-from pymysql.err import OperationalError
 
 from sunup.plan.relationships import Credentials
 from sunup.services import provider_for
 from tests.services.conftest import RunningProject
+
+pymysql = pytest.importorskip("pymysql", reason="the services tests need the dev extras (see .notes/services.md)")
+OperationalError = pymysql.err.OperationalError
 
 
 def connect(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from sunup.plan.relationships import Credentials
 from tests.services.conftest import RunningProject
+
+psycopg = pytest.importorskip("psycopg", reason="the services tests need the dev extras (see .notes/services.md)")
 
 
 def connect(credentials: Credentials, *, dbname: str | None = None, password: str | None = None) -> psycopg.Connection:

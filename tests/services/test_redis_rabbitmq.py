@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import pika
 import pytest
-import redis
-from pika.exceptions import ProbableAccessDeniedError, ProbableAuthenticationError
 
 from tests.services.conftest import RunningProject
+
+pika = pytest.importorskip("pika", reason="the services tests need the dev extras (see .notes/services.md)")
+redis = pytest.importorskip("redis", reason="the services tests need the dev extras (see .notes/services.md)")
+ProbableAccessDeniedError = pika.exceptions.ProbableAccessDeniedError
+ProbableAuthenticationError = pika.exceptions.ProbableAuthenticationError
 
 
 def test_redis_serves_without_credentials(running_project: RunningProject) -> None:
