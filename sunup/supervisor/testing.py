@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sunup.plan.model import (
@@ -92,3 +95,50 @@ def instance_spec(
         pre_start=pre_start,
         post_start=post_start,
     )
+
+
+@dataclass(order=True)
+class _ManualTimer:
+    when: float
+    order: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A `Clock` whose time moves only when a test calls `advance` (timers fire then)."""
+
+    def __init__(self, start: float = 1000.0, wall: float = 1_700_000_000.0) -> None:
+        self.now = start
+        self._wall_offset = wall - start
+        self._timers: list[_ManualTimer] = []
+        self._order = itertools.count()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.now + self._wall_offset
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> _ManualTimer:
+        timer = _ManualTimer(when, next(self._order), callback)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def pending(self) -> list[float]:
+        """When the timers not yet fired nor cancelled are due."""
+        return sorted(t.when for t in self._timers if not t.cancelled)
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward, firing every timer that falls due, in order."""
+        target = self.now + seconds
+        while self._timers and self._timers[0].when <= target:
+            timer = heapq.heappop(self._timers)
+            if timer.cancelled:
+                continue
+            self.now = max(self.now, timer.when)
+            timer.callback()
+        self.now = target
