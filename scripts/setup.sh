@@ -14,6 +14,12 @@ fi
 packages=()
 command -v bash >/dev/null || packages+=(bash)
 command -v setsid >/dev/null || packages+=(util-linux)
+command -v git >/dev/null || packages+=(git)
+# The servers sunup runs as the project's services (its own data folders and ports).
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || packages+=(mariadb-server mariadb-client)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql postgresql-client)
+command -v redis-server >/dev/null || packages+=(redis-server)
+command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ] || packages+=(rabbitmq-server)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "--> installing system packages: ${packages[*]}"
