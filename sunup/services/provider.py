@@ -18,12 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from sunup.errors import RuntimeFailure
 from sunup.plan.model import ServicePlan
 from sunup.plan.relationships import Credentials
 from sunup.services.binaries import Binary, version_warning
 from sunup.services.model import Progress, ServiceHome, ServiceProcess, ServiceProgress, ServiceStart, no_progress
 from sunup.services.secret import password_for, project_secret
-from sunup.services.state import LOOPBACK, ServiceState, load_state, save_state, settle_ports
+from sunup.services.state import LOOPBACK, ServiceState, load_state, port_is_free, save_state, settle_ports
 
 #: The marker that a data folder was initialised completely (kept beside it, not inside).
 INITIALISED_MARKER = "initialised"
@@ -106,8 +107,6 @@ class ServerProvider:
         return load_state(self.home)
 
     def require_state(self) -> ServiceState:
-        from sunup.errors import RuntimeFailure
-
         state = self.state()
         if state is None:
             raise RuntimeFailure(f"service '{self.service.name}' has never been started")
@@ -144,6 +143,12 @@ class ServerProvider:
         if warning:
             warnings.append(warning)
         previous = self.state()
+        if previous is not None and not port_is_free(previous.port) and await self.ping(previous) is None:
+            raise RuntimeFailure(
+                f"service '{self.service.name}' already runs on port {previous.port} "
+                "(a server that a previous sunup left running?)",
+                hint=f"stop that server first; its data folder is {self.home.data}",
+            )
         ports, port_warnings = settle_ports(self.service.name, previous.ports if previous else None, self.port_names)
         warnings.extend(port_warnings)
         state = ServiceState(

@@ -61,3 +61,16 @@ def test_server_that_dies_before_ready_fails_fast_with_its_log(state_dir: Path) 
     assert "exited with status" in caught.value.message
     assert "server.log" in (caught.value.hint or "")
     assert manager.children == {}
+
+
+def test_second_copy_of_a_running_service_is_refused(state_dir: Path) -> None:
+    """Preparing a service whose server still answers on its port fails instead of starting a second copy."""
+    service = ServicePlan("cache", "redis:7.0", "redis", "7.0", "redis", (EndpointPlan("redis", None),))
+    require_binaries((service,), services_dir(state_dir))
+    manager = ServiceManager((service,), services_dir(state_dir))
+    try:
+        asyncio.run(asyncio.wait_for(manager.start(), 30))
+        with pytest.raises(RuntimeFailure, match="already runs on port"):
+            asyncio.run(manager.providers["cache"].prepare())
+    finally:
+        asyncio.run(manager.stop())
