@@ -131,7 +131,10 @@ VALUES_BY_TYPE: dict[type, tuple[Any, ...]] = {
 }
 #: Characters that mean something in YAML, plus a tab, a non-ASCII letter and a control character.
 YAML_TEXT = st.lists(
-    st.sampled_from(list("abz09_-: '\"[]{},#&*!|>%@`?\t\u00e9\x07\n") + ["!include ", "- ", ": ", "  ", "---"]),
+    st.sampled_from(
+        list("abz09_-: '\"[]{},#&*!|>%@`?\\\t\u00e9\x07\n")
+        + ["!include ", "- ", ": ", "  ", "---", "&a ", "*a", "<<: "]
+    ),
     max_size=20,
 ).map("".join)
 
