@@ -75,7 +75,7 @@ RUNTIMES = (
 CONTAINER_PROFILES = ("HIGH_CPU", "BALANCED", "HIGH_MEMORY", "HIGHER_MEMORY")
 MOUNT_SOURCES = ("storage", "instance", "tmp", "temporary", "service", "local", "shared")
 SSH_ROLES = ("viewer", "contributor", "admin")
-PRIVILEGES = ("ro", "rw", "admin", "replication")
+PRIVILEGES = ("ro", "rw", "admin", "replication", "replication-admin")
 
 
 def _t(*types: str) -> Schema:

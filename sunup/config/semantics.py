@@ -13,7 +13,7 @@ from sunup.config import crons
 from sunup.config.catalog import default_endpoint, endpoints_of
 from sunup.config.diagnostics import Diagnostics, did_you_mean
 from sunup.config.mounts import canonical_source, normalize_mount_path
-from sunup.config.schema import RUNTIMES, SERVICE_TYPES
+from sunup.config.schema import PRIVILEGES, RUNTIMES, SERVICE_TYPES
 from sunup.config.yamlfile import DataPath, Positions, render_path
 
 #: Keys of a MariaDB / PostgreSQL endpoint (`default_database` is PostgreSQL's spelling).
@@ -164,7 +164,7 @@ class _Checker:
                     path + ("privileges", schema),
                     hint=did_you_mean(schema, schemas),
                 )
-            if privilege not in ("ro", "rw", "admin", "replication"):
+            if privilege not in PRIVILEGES:
                 self.error(
                     "bad-value",
                     f"privilege on '{schema}' must be ro, rw or admin, not '{privilege}'",
@@ -277,13 +277,24 @@ class _Checker:
                     at_key=False,
                     hint=did_you_mean(str(endpoint), valid),
                 )
-            elif endpoint is None and kind and default_endpoint(kind) is None and valid:
-                self.error(
-                    "unknown-endpoint",
-                    f"name an endpoint of service '{service}' ({', '.join(valid)})",
-                    path,
-                    at_key=False,
-                )
+            elif endpoint is None and kind and valid:
+                default = default_endpoint(kind)
+                if default is None:
+                    self.error(
+                        "unknown-endpoint",
+                        f"name an endpoint of service '{service}' ({', '.join(valid)})",
+                        path,
+                        at_key=False,
+                    )
+                elif default not in valid:
+                    self.error(
+                        "unknown-endpoint",
+                        f"relationship '{name}' takes the default endpoint '{default}' of service '{service}', "
+                        f"which defines only {', '.join(valid)}",
+                        path,
+                        at_key=False,
+                        hint=f"write the endpoint: '{service}:{valid[0]}'",
+                    )
             return
         if service in self.apps:
             if endpoint not in (None, "http"):

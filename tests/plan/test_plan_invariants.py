@@ -74,11 +74,6 @@ def test_resolution_is_pure(project: Path) -> None:
     assert _valid_plan(project) == _valid_plan(project)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap in sunup/config/semantics.py: a relationship without endpoint is not checked "
-    "against the endpoints of a service that configures its own",
-)
 def test_a_default_endpoint_the_service_lacks_is_rejected(make_project: Callable[..., Path]) -> None:
     """`reports:` on a MariaDB whose endpoints do not include `mysql` is a configuration error."""
     root = make_project(
