@@ -16,6 +16,8 @@ import os
 import time
 from pathlib import Path
 
+#: Extended attribute of a trimmed log: how many bytes at its start are old lines.
+KEPT_XATTR = "user.sunup.kept"
 #: A line longer than this is written in pieces of this size.
 MAX_LINE = 1024 * 1024
 
@@ -103,6 +105,9 @@ class LogFile:
         start = tail.find(b"\n") + 1 if self._size > keep else 0
         temporary = self.path.with_name(self.path.name + ".trim")
         temporary.write_bytes(tail[start:])
+        with contextlib.suppress(OSError):
+            # Tells `sunup logs -f` where the lines it has not shown yet begin.
+            os.setxattr(temporary, KEPT_XATTR, str(len(tail) - start).encode())
         os.replace(temporary, self.path)
         os.close(self._fd)
         self._fd = self._open()

@@ -2,7 +2,8 @@
 
 Following waits on inotify (no polling): a change in the log's folder wakes the reader, which
 reads what was appended. When `LogFile.trim` replaces the file (a new inode) or it shrinks, the
-reader goes on from the end of the new file (which starts with lines already shown).
+reader goes on in the new file after the old lines it keeps (their length is in the file's
+`user.sunup.kept` attribute; where extended attributes are missing, from its end).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import os
 import select
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from sunup.supervisor.logcapture import KEPT_XATTR
 
 _IN_MODIFY = 0x002
 _IN_CLOSE_WRITE = 0x008
@@ -65,45 +69,76 @@ class _Inotify:
         os.close(self.fd)
 
 
-def follow(path: Path, *, start_at_end: bool = True, timeout: float | None = None) -> Iterator[bytes]:
-    """Yield what is appended to `path` from now on (whole chunks, as written), forever.
+class LogFollower:
+    """Iterates over what is appended to a log from the moment it is created, forever.
 
-    Waits at most `timeout` seconds for a change before yielding b"" (None: no limit).
+    Each item is a chunk as written (whole lines, since `LogFile` writes whole lines). With a
+    `timeout`, an item is b"" when nothing changed for that long.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    watch = _Inotify(path.parent)
-    handle = None
-    identity: tuple[int, int] | None = None
-    try:
+
+    def __init__(self, path: Path, *, start_at_end: bool = True, timeout: float | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._timeout = timeout
+        self._watch = _Inotify(path.parent)
+        self._handle: BinaryIO | None = None
+        self._identity: tuple[int, int] | None = None
+        self._open(start_at_end)
+
+    def _open(self, at_end: bool) -> None:
+        try:
+            handle = open(self._path, "rb")  # noqa: SIM115 - kept open while following
+        except FileNotFoundError:
+            return
+        info = os.fstat(handle.fileno())
+        self._identity = (info.st_dev, info.st_ino)
+        if at_end:
+            handle.seek(0, os.SEEK_END)
+        self._handle = handle
+
+    def _open_trimmed(self) -> None:
+        """Open the file that replaced the one followed, just after the old lines it keeps."""
+        self._open(False)
+        if self._handle is None:
+            return
+        try:
+            kept = int(os.getxattr(self._handle.fileno(), KEPT_XATTR))
+        except (OSError, ValueError):
+            self._handle.seek(0, os.SEEK_END)
+            return
+        self._handle.seek(kept)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
         while True:
-            if handle is None:
-                try:
-                    handle = open(path, "rb")  # noqa: SIM115 - kept open while following
-                except FileNotFoundError:
-                    handle = None
-                else:
-                    info = os.fstat(handle.fileno())
-                    identity = (info.st_dev, info.st_ino)
-                    if start_at_end:
-                        handle.seek(0, os.SEEK_END)
-                start_at_end = False
-            if handle is not None:
-                chunk = handle.read()
+            if self._handle is None:
+                self._open(False)
+            if self._handle is not None:
+                chunk = self._handle.read()
                 if chunk:
-                    yield chunk
-                    continue
-                if _replaced(path, identity, handle.tell()):
+                    return chunk
+                if _replaced(self._path, self._identity, self._handle.tell()):
                     # Trimmed: the new file starts with lines already shown.
-                    handle.close()
-                    handle, start_at_end = None, True
+                    self._handle.close()
+                    self._handle = None
+                    self._open_trimmed()
                     continue
-            watch.wait(timeout)
-            if timeout is not None:
-                yield b""
-    finally:
-        if handle is not None:
-            handle.close()
-        watch.close()
+            self._watch.wait(self._timeout)
+            if self._timeout is not None:
+                return b""
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._watch.close()
+
+
+def follow(path: Path, *, start_at_end: bool = True, timeout: float | None = None) -> LogFollower:
+    """Follow `path` from now on (see `LogFollower`)."""
+    return LogFollower(path, start_at_end=start_at_end, timeout=timeout)
 
 
 def _replaced(path: Path, identity: tuple[int, int] | None, position: int) -> bool:
