@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sunup.supervisor.events import Event
 from sunup.supervisor.instance import InstanceId
-from sunup.supervisor.logcapture import prefix_lines
+from sunup.supervisor.logcapture import Buffers, prefix_lines
 
 _COLOURS = (36, 33, 32, 35, 34, 96, 93, 92, 95, 94)
 
@@ -36,9 +36,13 @@ class Console:
             self._prefixes[instance] = text.encode()
         self._colour = colour
 
-    def lines(self, instance: InstanceId, block: bytes) -> None:
-        """Write a block of whole lines of `instance`'s output."""
-        self._write(prefix_lines(block, self._prefixes.get(instance, b"? | ")))
+    def prefix(self, instance: InstanceId) -> bytes:
+        return self._prefixes.get(instance, b"? | ")
+
+    def lines(self, buffers: Buffers) -> None:
+        """Write whole prefixed lines (from a `LineFramer` fed with `prefix(instance)`)."""
+        if buffers:
+            self._write(b"".join(buffers))
 
     def event(self, event: Event) -> None:
         """An observer: one line per state change or problem."""

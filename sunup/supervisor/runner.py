@@ -31,9 +31,9 @@ from sunup.supervisor.events import (
 )
 from sunup.supervisor.exitstatus import ExitStatus
 from sunup.supervisor.launch import InstanceSpec, post_start_script, script
-from sunup.supervisor.logcapture import LineFramer, LogFile, Timestamps, prefix_lines
+from sunup.supervisor.logcapture import LineFramer, LogFile, Timestamps
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 128 * 1024
 #: How much of the latest output is kept to explain a failure.
 TAIL_SIZE = 4096
 #: A start command that ends with status 0 this soon and leaves processes put itself in the
@@ -75,7 +75,8 @@ class InstanceRunner:
         self._child: Child | None = None
         self._post: Child | None = None
         self._group: InstanceCgroup | None = None
-        self._pipes: dict[int, LineFramer] = {}
+        #: Output pipes: {fd: (framer for app.log, framer for the console or None)}.
+        self._pipes: dict[int, tuple[LineFramer, LineFramer | None]] = {}
         self._tree: dict[int, int] = {}
         self._grace: Timer | None = None
         self._retry: Timer | None = None
@@ -155,7 +156,7 @@ class InstanceRunner:
             return
         finally:
             os.close(write_end)
-        self._pipes[read_end] = LineFramer()
+        self._pipes[read_end] = (LineFramer(), LineFramer() if self._console is not None else None)
         self._loop.add_reader(read_end, self._on_output, read_end)
         self._loop.add_reader(child.pidfd, self._on_main_exit, child)
         if self._post is not None:
@@ -318,25 +319,23 @@ class InstanceRunner:
             return False
         except OSError:
             data = b""
-        framer = self._pipes[fd]
+        framer, console_framer = self._pipes[fd]
+        stamp = self._stamps.prefix(self._clock.wall())
         if not data:
             self._loop.remove_reader(fd)
             os.close(fd)
             del self._pipes[fd]
-            block = framer.flush()
-            if block:
-                self._write_lines(block)
+            self._log.write(framer.flush(stamp))
+            if self._console is not None and console_framer is not None:
+                self._console.lines(console_framer.flush(self._console.prefix(self.spec.id)))
             return False
-        block = framer.feed(data)
-        if block:
-            self._write_lines(block)
+        buffers = framer.feed(data, stamp)
+        if buffers:
+            self._log.write(buffers)
+        if self._console is not None and console_framer is not None:
+            self._console.lines(console_framer.feed(data, self._console.prefix(self.spec.id)))
+        self.tail = data[-TAIL_SIZE:] if len(data) >= TAIL_SIZE else (self.tail + data)[-TAIL_SIZE:]
         return len(data) == READ_SIZE
-
-    def _write_lines(self, block: bytes) -> None:
-        self._log.write(prefix_lines(block, self._stamps.prefix(self._clock.wall())))
-        if self._console is not None:
-            self._console.lines(self.spec.id, block)
-        self.tail = (self.tail + block)[-TAIL_SIZE:] if len(block) < TAIL_SIZE else block[-TAIL_SIZE:]
 
     # Reading the state.
 
@@ -381,9 +380,8 @@ class InstanceRunner:
         for fd in list(self._pipes):
             self._loop.remove_reader(fd)
             os.close(fd)
-            block = self._pipes.pop(fd).flush()
-            if block:
-                self._write_lines(block)
+            framer, _ = self._pipes.pop(fd)
+            self._log.write(framer.flush(self._stamps.prefix(self._clock.wall())))
         for child in (self._child, self._post):
             if child is not None:
                 self._loop.remove_reader(child.pidfd)

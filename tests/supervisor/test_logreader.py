@@ -21,13 +21,13 @@ def test_last_lines(tmp_path: Path) -> None:
 def test_follow_yields_appended_data_and_survives_a_trim(tmp_path: Path) -> None:
     """Following shows what is appended, and goes on after the file is trimmed (replaced)."""
     log = LogFile(tmp_path / "app.log", limit=200)
-    log.write(b"before\n")
+    log.write([b"before\n"])
     reader = follow(log.path, timeout=2.0)
-    log.write(b"first\n")
+    log.write([b"first\n"])
     assert next(reader) == b"first\n"
-    log.write(b"x" * 150 + b"\n" + b"y" * 100 + b"\n")
+    log.write([b"x" * 150 + b"\n" + b"y" * 100 + b"\n"])
     chunks = [next(reader)]
-    log.write(b"after trim\n")
+    log.write([b"after trim\n"])
     while b"after trim" not in chunks[-1]:
         chunk = next(reader)
         assert chunk != b"" or len(chunks) < 10, "timed out following"
