@@ -20,7 +20,9 @@ import os
 import resource
 import shlex
 import signal
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sunup.isolation import cgroupfs, proctree
 from sunup.isolation.contract import KILL_TIMEOUT, NONE, CgroupStats, IsolationError, Limits
@@ -31,6 +33,44 @@ TAG_VARIABLE = "SUNUP_ISOLATION_TAG"
 
 #: How many scans a kill may take to catch processes forking while they are being stopped.
 STOP_ROUNDS = 20
+#: How old a scan of /proc `stats` may reuse from an earlier `stats` (a scan costs ~10 ms).
+STATS_MAX_AGE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One scan of /proc: every process, and the tag of each tagged live one."""
+
+    table: Mapping[int, proctree.ProcessInfo]
+    tags: Mapping[int, str]
+    taken: float
+
+
+class Census:
+    """The scans of /proc shared by the groups of one isolation."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._display: Snapshot | None = None
+
+    def take(self, max_age: float = 0.0) -> Snapshot:
+        """A fresh scan; or, with `max_age`, the last scan taken with a `max_age` if it is at most
+        that old (so that `ps` of 200 instances scans once, and no kill ever reuses a scan)."""
+        now = self._clock()
+        if max_age > 0 and self._display is not None and now - self._display.taken <= max_age:
+            return self._display
+        table = proctree.scan()
+        me = os.getpid()
+        tags: dict[int, str] = {}
+        for pid, info in table.items():
+            if info.alive and pid != me:
+                tag = proctree.environ_value(pid, TAG_VARIABLE)
+                if tag is not None:
+                    tags[pid] = tag
+        snapshot = Snapshot(table, tags, now)
+        if max_age > 0:
+            self._display = snapshot
+        return snapshot
 
 
 class ProcessTreeIsolation:
@@ -42,6 +82,7 @@ class ProcessTreeIsolation:
         self._top = top
         self._reason = reason
         self._prepared: set[str] = set()
+        self._census = Census()
         #: Instances with processes left from before this object existed, once scanned.
         self._leftovers: set[str] | None = None
 
@@ -63,7 +104,7 @@ class ProcessTreeIsolation:
         return f"processes with {TAG_VARIABLE}={self._top}/<instance>"
 
     def prepare(self, instance_id: str, limits: Limits | None = None) -> ProcessTreeGroup:
-        group = ProcessTreeGroup(instance_id, f"{self._top}/{instance_id}", limits)
+        group = ProcessTreeGroup(instance_id, f"{self._top}/{instance_id}", limits, self._census)
         if self._leftovers is None:
             # One scan of /proc for all instances, at the first start.
             self._leftovers = set(self._tagged())
@@ -77,11 +118,8 @@ class ProcessTreeIsolation:
         """{instance id: pids} of every live process tagged with this project's top name."""
         prefix = self._top + "/"
         found: dict[str, list[int]] = {}
-        for pid, info in proctree.scan().items():
-            if not info.alive or pid == os.getpid():
-                continue
-            tag = proctree.environ_value(pid, TAG_VARIABLE)
-            if tag is not None and tag.startswith(prefix):
+        for pid, tag in self._census.take().tags.items():
+            if tag.startswith(prefix):
                 found.setdefault(tag[len(prefix) :], []).append(pid)
         return found
 
@@ -91,7 +129,7 @@ class ProcessTreeIsolation:
     def clear_stale(self) -> list[str]:
         stale = self.stale()
         for instance_id in stale:
-            ProcessTreeGroup(instance_id, f"{self._top}/{instance_id}", None).kill_all()
+            ProcessTreeGroup(instance_id, f"{self._top}/{instance_id}", None, self._census).kill_all()
         return stale
 
     def close(self) -> None:
@@ -101,10 +139,11 @@ class ProcessTreeIsolation:
 class ProcessTreeGroup:
     """One instance's processes, found by tag, parentage and memory of what was seen."""
 
-    def __init__(self, instance_id: str, tag: str, limits: Limits | None) -> None:
+    def __init__(self, instance_id: str, tag: str, limits: Limits | None, census: Census) -> None:
         self._instance_id = instance_id
         self._tag = tag
         self._limits = limits
+        self._census = census
         #: {pid: start time} of every process seen in the group, roots included.
         self._known: dict[int, int] = {}
 
@@ -142,12 +181,13 @@ class ProcessTreeGroup:
                 resource.prlimit(pid, resource.RLIMIT_DATA, (memory, memory))
 
     def pids(self) -> list[int]:
-        table = proctree.scan()
+        return self._members(self._census.take())
+
+    def _members(self, snapshot: Snapshot) -> list[int]:
+        table = snapshot.table
         me = os.getpid()
         seeds = {pid for pid, start in self._known.items() if pid in table and table[pid].start_ticks == start}
-        for pid, info in table.items():
-            if info.alive and pid != me and proctree.environ_value(pid, TAG_VARIABLE) == self._tag:
-                seeds.add(pid)
+        seeds.update(pid for pid, tag in snapshot.tags.items() if tag == self._tag)
         members = {p for p in proctree.descendants(table, seeds) if table[p].alive and p != me}
         self._known = {pid: table[pid].start_ticks for pid in members}
         return sorted(members)
@@ -178,8 +218,8 @@ class ProcessTreeGroup:
                 )
 
     def stats(self) -> CgroupStats:
-        table = proctree.scan()
-        members = [table[p] for p in self.pids() if p in table]
+        snapshot = self._census.take(STATS_MAX_AGE)
+        members = [snapshot.table[p] for p in self._members(snapshot)]
         memory = self._limits.memory_bytes if self._limits else None
         return CgroupStats(proctree.cpu_seconds(members), proctree.rss_bytes(members), memory)
 
