@@ -99,8 +99,11 @@ class LogFile:
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
-    def write(self, buffers: Buffers) -> None:
-        """Append the buffers in one writev(2) (the rest with write(2) if the kernel takes less)."""
+    def write(self, buffers: Buffers | bytes) -> None:
+        """Append whole lines: bytes, or buffers in one writev(2) (the rest with write(2) if the
+        kernel takes less)."""
+        if isinstance(buffers, bytes):
+            buffers = [buffers]
         if not buffers:
             return
         total = sum(len(b) for b in buffers)

@@ -31,11 +31,9 @@ from sunup.supervisor.events import (
 )
 from sunup.supervisor.exitstatus import ExitStatus
 from sunup.supervisor.launch import InstanceSpec, post_start_script, script
-from sunup.supervisor.logcapture import LineFramer, LogFile, Timestamps
+from sunup.supervisor.logcapture import LogFile
+from sunup.supervisor.output import InstanceOutput
 
-READ_SIZE = 128 * 1024
-#: How much of the latest output is kept to explain a failure.
-TAIL_SIZE = 4096
 #: A start command that ends with status 0 this soon and leaves processes put itself in the
 #: background.
 BACKGROUND_WINDOW = 2.0
@@ -59,24 +57,18 @@ class InstanceRunner:
         self.status = lc.InstanceStatus()
         #: Wall-clock time the current process started.
         self.started_wall: float | None = None
-        #: The latest output, for failure reports.
-        self.tail = b""
+        self.output = InstanceOutput(spec.id, loop=loop, clock=clock, log=log, console=console)
         self._loop = loop
         self._clock = clock
         self._isolation = isolation
         self._settings = settings
         self._notify = notify
-        self._log = log
-        self._console = console
         self._draw = draw
-        self._stamps = Timestamps()
         self._queue: deque[lc.Input] = deque()
         self._busy = False
         self._child: Child | None = None
         self._post: Child | None = None
         self._group: InstanceCgroup | None = None
-        #: Output pipes: {fd: (framer for app.log, framer for the console or None)}.
-        self._pipes: dict[int, tuple[LineFramer, LineFramer | None]] = {}
         self._tree: dict[int, int] = {}
         self._grace: Timer | None = None
         self._retry: Timer | None = None
@@ -151,13 +143,15 @@ class InstanceRunner:
             os.close(read_end)
             self._problem(f"could not start: {exc}")
             if self._child is not None:
+                # post_start could not start: the main process goes too, reaped at once.
                 self._child.signal_group(signal.SIGKILL)
+                self._child.reap()
+                self._child = None
             self.feed(lc.SpawnFailed(str(exc)))
             return
         finally:
             os.close(write_end)
-        self._pipes[read_end] = (LineFramer(), LineFramer() if self._console is not None else None)
-        self._loop.add_reader(read_end, self._on_output, read_end)
+        self.output.watch(read_end)
         self._loop.add_reader(child.pidfd, self._on_main_exit, child)
         if self._post is not None:
             self._loop.add_reader(self._post.pidfd, self._on_post_exit, self._post)
@@ -272,8 +266,7 @@ class InstanceRunner:
         wait_status = child.reap()
         self._child = None
         self._last_pid = child.pid
-        for fd in list(self._pipes):
-            self._read_available(fd)
+        self.output.drain()
         now = self._clock.monotonic()
         started = self.status.started if self.status.started is not None else now
         killed = os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGKILL
@@ -303,39 +296,6 @@ class InstanceRunner:
         if code != 0:
             self._problem(f"post_start failed with status {code}")
         self.feed(lc.Ready())
-
-    def _on_output(self, fd: int) -> None:
-        self._read(fd)
-
-    def _read_available(self, fd: int) -> None:
-        while fd in self._pipes and self._read(fd):
-            pass
-
-    def _read(self, fd: int) -> bool:
-        """Read one chunk; False when nothing more is there now (or at end of file)."""
-        try:
-            data = os.read(fd, READ_SIZE)
-        except BlockingIOError:
-            return False
-        except OSError:
-            data = b""
-        framer, console_framer = self._pipes[fd]
-        stamp = self._stamps.prefix(self._clock.wall())
-        if not data:
-            self._loop.remove_reader(fd)
-            os.close(fd)
-            del self._pipes[fd]
-            self._log.write(framer.flush(stamp))
-            if self._console is not None and console_framer is not None:
-                self._console.lines(console_framer.flush(self._console.prefix(self.spec.id)))
-            return False
-        buffers = framer.feed(data, stamp)
-        if buffers:
-            self._log.write(buffers)
-        if self._console is not None and console_framer is not None:
-            self._console.lines(console_framer.feed(data, self._console.prefix(self.spec.id)))
-        self.tail = data[-TAIL_SIZE:] if len(data) >= TAIL_SIZE else (self.tail + data)[-TAIL_SIZE:]
-        return len(data) == READ_SIZE
 
     # Reading the state.
 
@@ -375,16 +335,9 @@ class InstanceRunner:
     def close(self) -> None:
         """Forget every file descriptor (the supervisor is exiting; processes are gone)."""
         self._cancel_timers()
-        for fd in list(self._pipes):
-            self._read_available(fd)
-        for fd in list(self._pipes):
-            self._loop.remove_reader(fd)
-            os.close(fd)
-            framer, _ = self._pipes.pop(fd)
-            self._log.write(framer.flush(self._stamps.prefix(self._clock.wall())))
+        self.output.close()
         for child in (self._child, self._post):
             if child is not None:
                 self._loop.remove_reader(child.pidfd)
                 with contextlib.suppress(OSError):
                     os.close(child.pidfd)
-        self._log.close()

@@ -198,7 +198,7 @@ class Supervisor:
         last = runner.status.last_exit
         if reason is None:
             reason = f"{last.describe()} after {last.uptime:.1f} s" if last else runner.status.state.value
-        lines = runner.tail.decode(errors="replace").splitlines()[-FAILURE_LINES:]
+        lines = runner.output.tail.decode(errors="replace").splitlines()[-FAILURE_LINES:]
         return StartFailure(runner.spec.id, reason, tuple(lines))
 
     # Reading.
