@@ -24,8 +24,9 @@ from sunup.control.protocol import SELECTION, ProtocolError
 from sunup.errors import EXIT_OK, RuntimeFailure, SelectionError
 from sunup.supervisor.statedir import StateDir, holder
 
-#: How long `up -d` waits for the background supervisor to spawn every instance.
-SPAWN_TIMEOUT = 60.0
+#: How long `up -d` waits for the background supervisor to start the services and spawn every
+#: instance (a database's first start initialises its data folder).
+SPAWN_TIMEOUT = 300.0
 #: How long `up -d` then waits for every instance to be up.
 READY_TIMEOUT = 120.0
 NOT_RUNNING_HINT = "start it with `sunup up` (or `sunup up -d` in the background)"

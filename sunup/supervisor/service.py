@@ -1,26 +1,32 @@
 """One supervisor process for one project: the lock, isolation, the instances, the control socket.
 
-`serve` runs until SIGTERM, SIGINT or SIGHUP (the handlers only set an event; the loop does the
-work), or a `shutdown` request; it then stops every instance in parallel and returns. A second
-signal during the stop skips the rest of the grace (SIGKILL now). Used in the foreground by
+`serve` starts the plan's services first (`sunup.services.manager.ServiceManager`: prepared,
+ready and provisioned), gives each instance the credentials of its relationships, and stops the
+services after the instances. It runs until SIGTERM, SIGINT or SIGHUP (the handlers only set an
+event; the loop does the work), or a `shutdown` request; it then stops every instance in
+parallel and returns. A second signal during the stop skips the rest of the grace (SIGKILL now).
+Whatever was set up is undone in reverse order, also when starting fails half-way. Used in the foreground by
 `sunup up`, and in the background through `python -m sunup.supervisor` by `sunup up -d`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sunup.control.handlers import Handlers
 from sunup.control.server import ControlServer
 from sunup.isolation import open_isolation
-from sunup.plan.model import ProjectPlan
+from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, StateChangedEvent
+from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import ExtraEnvironment, instance_specs, no_extra_environment
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import Timestamps
@@ -28,6 +34,11 @@ from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.shims import write_shims
 from sunup.supervisor.statedir import StateDir, SupervisorLock
 from sunup.supervisor.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from sunup.plan.relationships import AccessMap
+    from sunup.services.manager import ServiceManager
+    from sunup.services.model import ServiceProgress
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -65,16 +76,41 @@ async def serve(
     """Supervise every instance of `plan` until told to stop. `say` prints one message line."""
     lock = SupervisorLock(state)
     lock.acquire()
-    log = EventLog(state.supervisor_log, len(plan.apps) > 1)
-    try:
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    stopping: list[Supervisor] = []
+
+    def on_signal() -> None:
+        if done.is_set():
+            # A second signal: no more grace.
+            for supervisor in stopping:
+                for runner in supervisor.runners.values():
+                    if runner.status.state is InstanceState.STOPPING:
+                        runner.feed(GraceExpired())
+        done.set()
+
+    async with contextlib.AsyncExitStack() as cleanup:
+        cleanup.callback(lock.release)
+        log = EventLog(state.supervisor_log, len(plan.apps) > 1)
+        cleanup.callback(log.close)
+        cleanup.callback(log.say, "supervisor stopped")
         log.say(f"supervisor {os.getpid()} starting")
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, on_signal)
+            cleanup.callback(loop.remove_signal_handler, sig)
         isolation = open_isolation(state.root)
+        cleanup.callback(isolation.close)
         if isolation.warning:
             say(f"warning: {isolation.warning}")
         stale = isolation.clear_stale()
         if stale:
             say(f"killed {', '.join(stale)}: left running by a previous sunup")
         write_shims(state.bin, sys.executable)
+        state.run.mkdir(exist_ok=True)
+        services = await _start_services(plan, state, say)
+        if services is not None:
+            cleanup.push_async_callback(services.stop)
+            extra_environment = _with_relationships(plan, services.access(), extra_environment, say)
         specs = instance_specs(
             plan,
             project_root,
@@ -82,44 +118,59 @@ async def serve(
             host_environment=os.environ if host_environment is None else host_environment,
             extra_environment=extra_environment,
         )
-        state.run.mkdir(exist_ok=True)
-        loop = asyncio.get_running_loop()
         console = Console([s.id for s in specs]) if foreground else None
         observers: list[Callable[[Event], None]] = [log]
         if console is not None:
             observers.append(_console_filter(console))
         supervisor = Supervisor(specs, isolation=isolation, settings=settings, observers=observers, console=console)
-        done = asyncio.Event()
+        stopping.append(supervisor)
+        cleanup.callback(supervisor.close)
+        cleanup.push_async_callback(supervisor.stop_all)
         server = ControlServer(state.socket, Handlers(supervisor, plan, project_root, done.set))
         await server.start()
-        signals = {"count": 0}
-
-        def on_signal() -> None:
-            signals["count"] += 1
-            done.set()
-            if signals["count"] > 1:
-                for runner in supervisor.runners.values():
-                    if runner.status.state is InstanceState.STOPPING:
-                        runner.feed(GraceExpired())
-
-        for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, on_signal)
-        try:
+        cleanup.push_async_callback(server.close)
+        if not done.is_set():
             supervisor.start()
             ready()
             await done.wait()
-            log.say("stopping every instance")
-            await supervisor.stop_all()
-        finally:
-            for sig in STOP_SIGNALS:
-                loop.remove_signal_handler(sig)
-            await server.close()
-            supervisor.close()
-            isolation.close()
-            log.say("supervisor stopped")
-    finally:
-        log.close()
-        lock.release()
+        log.say("stopping every instance")
+        await supervisor.stop_all()
+
+
+async def _start_services(plan: ProjectPlan, state: StateDir, say: Callable[[str], None]) -> ServiceManager | None:
+    """Start every service of the plan (prepared, ready, provisioned), or None without services."""
+    if not plan.services:
+        return None
+    from sunup.services.location import services_dir
+    from sunup.services.manager import ServiceManager
+
+    def progress(step: ServiceProgress) -> None:
+        say(f"{step.service}: {step.message}")
+
+    manager = ServiceManager(
+        plan.services, services_dir(state.root), progress=progress, warn=lambda text: say(f"warning: {text}")
+    )
+    await manager.start()
+    return manager
+
+
+def _with_relationships(
+    plan: ProjectPlan, access: AccessMap, extra: ExtraEnvironment, say: Callable[[str], None]
+) -> ExtraEnvironment:
+    """`extra` plus each instance's PLATFORM_RELATIONSHIPS and service variables (spec §5)."""
+    from sunup.plan.relationships import relationships_environment
+
+    said: set[str] = set()
+
+    def environment(group: GroupPlan, instance: InstanceId) -> Mapping[str, str]:
+        found = relationships_environment(group, plan, access)
+        for warning in found.warnings:
+            if warning not in said:
+                said.add(warning)
+                say(f"warning: {warning}")
+        return {**found.variables, **extra(group, instance)}
+
+    return environment
 
 
 def _console_filter(console: Console) -> Callable[[Event], None]:

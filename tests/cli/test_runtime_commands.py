@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -206,3 +207,33 @@ def test_workers_lists_workers_and_commands(project: Path) -> None:
     assert "echo queue" in result.stdout
     as_json = json.loads(sunup(project, "workers", "--json").stdout)
     assert as_json[0]["name"] == "queue"
+
+
+WITH_REDIS = """\
+applications:
+  app:
+    type: python:3.12
+    relationships:
+      cache: "cache:redis"
+    web:
+      commands:
+        start: "exec sleep 1000"
+services:
+  cache:
+    type: redis:7.0
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (apt-get install redis-server)")
+def test_up_starts_services_and_gives_instances_their_credentials(make_project: Callable[..., Path]) -> None:
+    """`up` starts the plan's services first; an instance sees its relationship's variables and reaches it."""
+    root = make_project({".upsun/config.yaml": WITH_REDIS})
+    try:
+        assert sunup(root, "up", "-d", "--settle", "0.2").returncode == 0
+        shell = sunup(
+            root, "ssh", "--", 'echo "$CACHE_SCHEME $CACHE_HOST"; [ -n "$PLATFORM_RELATIONSHIPS" ] && echo ok'
+        )
+        assert shell.stdout.split() == ["redis", "127.0.0.1", "ok"], shell.stderr
+    finally:
+        assert sunup(root, "down").returncode == 0
