@@ -113,6 +113,9 @@ def _ps_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     with_app = len({r["app"] for r in rows}) > 1
     headers = ["app"] if with_app else []
     headers += ["name", "state", "pid", "restarts", "uptime", "last exit", "next retry", "cpu", "memory"]
+    with_port = any(r.get("port") for r in rows)
+    if with_port:
+        headers.append("port")
     table = []
     for row in rows:
         retry = row.get("next_retry")
@@ -128,6 +131,8 @@ def _ps_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
             f"{row['cpu']:.2f}s" if row.get("cpu") is not None else "",
             _bytes(row.get("memory")),
         ]
+        if with_port:
+            cells.append(row.get("port") or "")
         table.append(cells)
     return headers, table
 

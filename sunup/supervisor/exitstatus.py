@@ -22,13 +22,17 @@ class ExitStatus:
     uptime: float
     #: The kernel killed it for memory (known only with cgroups).
     oom: bool = False
+    #: The memory limit it ran under, in MB, when known.
+    limit_mb: int | None = None
 
     @classmethod
-    def from_wait_status(cls, status: int, *, at: float, uptime: float, oom: bool = False) -> ExitStatus:
+    def from_wait_status(
+        cls, status: int, *, at: float, uptime: float, oom: bool = False, limit_mb: int | None = None
+    ) -> ExitStatus:
         """The value of a `waitpid` status."""
         if os.WIFSIGNALED(status):
-            return cls(None, os.WTERMSIG(status), at, uptime, oom)
-        return cls(os.waitstatus_to_exitcode(status), None, at, uptime, oom)
+            return cls(None, os.WTERMSIG(status), at, uptime, oom, limit_mb)
+        return cls(os.waitstatus_to_exitcode(status), None, at, uptime, oom, limit_mb)
 
     @property
     def signal_name(self) -> str | None:
@@ -46,7 +50,8 @@ class ExitStatus:
     def describe(self) -> str:
         """``exit status 1``, ``killed by SIGKILL``, ``killed by the kernel: out of memory``."""
         if self.oom:
-            return "killed by the kernel: out of memory"
+            limit = f" (limit {self.limit_mb} MB)" if self.limit_mb else ""
+            return f"killed by the kernel: out of memory{limit}"
         if self.signal is not None:
             return f"killed by {self.signal_name}"
         return f"exit status {self.code}"
@@ -58,5 +63,6 @@ class ExitStatus:
             "at": self.at,
             "uptime": round(self.uptime, 3),
             "oom": self.oom,
+            "limit_mb": self.limit_mb,
             "description": self.describe(),
         }

@@ -269,9 +269,16 @@ class InstanceRunner:
         self.output.drain()
         now = self._clock.monotonic()
         started = self.status.started if self.status.started is not None else now
-        killed = os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGKILL
-        oom = killed and self._oom_killed()
-        exit_status = ExitStatus.from_wait_status(wait_status, at=self._clock.wall(), uptime=now - started, oom=oom)
+        # A shell whose child the kernel killed exits 137: ask the cgroup after any failure.
+        oom = os.waitstatus_to_exitcode(wait_status) != 0 and self._oom_killed()
+        limits = self.spec.limits
+        exit_status = ExitStatus.from_wait_status(
+            wait_status,
+            at=self._clock.wall(),
+            uptime=now - started,
+            oom=oom,
+            limit_mb=limits.memory_mb if limits is not None else None,
+        )
         expected = self.status.state is lc.InstanceState.STOPPING
         self._emit(ExitedEvent(self.spec.id, exit_status.at, child.pid, exit_status, expected))
         if self._post is not None:

@@ -131,6 +131,9 @@ async def serve(
         cleanup.push_async_callback(server.close)
         if not done.is_set():
             supervisor.start()
+            for spec in specs:
+                if spec.port is not None:
+                    say(f"{spec.id.label(with_app=len(plan.apps) > 1)} listens on http://127.0.0.1:{spec.port}")
             ready()
             await done.wait()
         log.say("stopping every instance")

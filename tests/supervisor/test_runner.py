@@ -261,3 +261,22 @@ def test_spawn_failure_is_reported_and_retried(tmp_path: Path) -> None:
             assert any(isinstance(e, ProblemEvent) and "could not start" in e.message for e in events)
 
     run(scenario())
+
+
+def test_out_of_memory_kill_is_reported_as_such(tmp_path: Path) -> None:
+    """A process over its memory limit is reported as killed by the kernel for memory (with cgroups)."""
+    from sunup.isolation import Limits, open_isolation
+
+    if "memory" not in open_isolation(tmp_path / "probe").enforced:
+        pytest.skip("memory limits need cgroups here")
+    hog = f"{sys.executable} -c 'x = bytearray(256 * 1024 * 1024); x[::4096] = b\"x\" * len(x[::4096])'"
+    spec = replace(instance_spec(hog, tmp_path), limits=Limits(memory_mb=64))
+
+    async def scenario() -> None:
+        async with supervising(tmp_path, [spec]) as (supervisor, events):
+            await until(supervisor, lambda: any(isinstance(e, ExitedEvent) for e in events), "the kill", timeout=20)
+            ended = next(e for e in events if isinstance(e, ExitedEvent))
+            assert ended.exit.oom, ended
+            assert ended.exit.describe() == "killed by the kernel: out of memory (limit 64 MB)"
+
+    run(scenario())
