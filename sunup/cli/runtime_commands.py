@@ -207,6 +207,13 @@ def _up_detached(root: Path, state: StateDir, grace: float, settle: float) -> in
         message = _read_all(read_end, SPAWN_TIMEOUT).strip()
     finally:
         os.close(read_end)
+    lines = message.splitlines()
+    for line in lines:
+        if line.startswith("say: warning: "):
+            output.warning(line.removeprefix("say: warning: "))
+        elif line.startswith("say: "):
+            output.info(f"sunup: {line.removeprefix('say: ')}")
+    message = "\n".join(line for line in lines if not line.startswith("say: "))
     if message != "ok":
         text, _, hint = message.partition("\nhint: ")
         if not text:

@@ -1,8 +1,9 @@
 """`python -m sunup.supervisor`: the background supervisor started by `sunup up -d`.
 
 It loads the plan itself, supervises until `sunup down` (or SIGTERM), and reports on the file
-descriptor given by `--ready-fd`: ``ok`` once every instance is spawned and the control socket
-listens, or ``error: <message>`` (and ``hint: <hint>``) when it cannot start.
+descriptor given by `--ready-fd`: ``say: <message>`` lines (warnings, progress) while starting,
+then ``ok`` once every instance is spawned and the control socket listens, or
+``error: <message>`` (and ``hint: <hint>``) when it cannot start.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
+        if ready_fd is not None:
+            # Until ready, messages also go to `sunup up -d`, which shows them.
+            os.write(ready_fd, b"say: " + text.replace("\n", " ").encode() + b"\n")
 
     try:
         loaded, plan = load_plan(options.project)
