@@ -66,9 +66,9 @@ def _selection(app: str | None, web: bool, worker: str | None, index: int | None
 
 def selection_options(func: Any) -> Any:
     """-A APP, --web, --worker W, -I N: which instances a command acts on."""
-    func = click.option("-I", "--instance", "index", type=click.IntRange(min=0), help="Instance number (0, 1, ...).")(
-        func
-    )
+    func = click.option(
+        "-I", "--instance", "index", type=click.IntRange(min=0), metavar="N", help="Instance number (0, 1, ...)."
+    )(func)
     func = click.option("--worker", "worker", metavar="W", help="A worker: `queue` or `app--queue`.")(func)
     func = click.option("--web", "web", is_flag=True, help="The web instance(s).")(func)
     return click.option("-A", "--app", "app", metavar="APP", help="The application (needed with several apps).")(func)
