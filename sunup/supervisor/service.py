@@ -29,7 +29,7 @@ from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import ExtraEnvironment, instance_specs, no_extra_environment
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
-from sunup.supervisor.logcapture import Timestamps
+from sunup.supervisor.logcapture import LogFile, Timestamps
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.shims import write_shims
 from sunup.supervisor.statedir import StateDir, SupervisorLock
@@ -44,21 +44,21 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class EventLog:
-    """An observer writing one line per event to supervisor.log."""
+    """An observer writing one timestamped line per event to supervisor.log (trimmed like app.log)."""
 
-    def __init__(self, path: Path, with_app: bool) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    def __init__(self, path: Path, with_app: bool, limit: int) -> None:
+        self._file = LogFile(path, limit)
         self._with_app = with_app
         self._stamps = Timestamps()
 
     def say(self, text: str) -> None:
-        os.write(self._fd, self._stamps.prefix() + text.encode() + b"\n")
+        self._file.write(self._stamps.prefix() + text.encode() + b"\n")
 
     def __call__(self, event: Event) -> None:
         self.say(f"{event.instance.label(with_app=self._with_app)}: {event.describe()}")
 
     def close(self) -> None:
-        os.close(self._fd)
+        self._file.close()
 
 
 async def serve(
@@ -91,7 +91,7 @@ async def serve(
 
     async with contextlib.AsyncExitStack() as cleanup:
         cleanup.callback(lock.release)
-        log = EventLog(state.supervisor_log, len(plan.apps) > 1)
+        log = EventLog(state.supervisor_log, len(plan.apps) > 1, settings.log_limit)
         cleanup.callback(log.close)
         cleanup.callback(log.say, "supervisor stopped")
         log.say(f"supervisor {os.getpid()} starting")
