@@ -9,7 +9,6 @@ what `extra_environment` returns for the instance (the seam for relationship cre
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from sunup.isolation import Limits
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.shellcommand import execs
 from sunup.supervisor.statedir import StateDir
 
 #: Host variables an instance keeps; everything else comes from the plan (as on the platform).
@@ -116,31 +116,6 @@ def instance_specs(
                     )
                 )
     return specs
-
-
-_COMPOUND = re.compile(r"[;&|(){}\n]")
-_WORD = re.compile(r"[A-Za-z0-9_./+-]+")
-_NOT_EXECUTABLE = frozenset(
-    {
-        *("if", "then", "else", "elif", "fi", "while", "until", "for", "do", "done", "case", "esac"),
-        *("select", "function", "time", "!", "[", "[[", ".", ":", "cd", "export", "set", "source"),
-        *("eval", "ulimit", "umask", "trap", "readonly", "local", "shift", "unset", "alias", "true"),
-        *("false", "exit", "return", "wait", "read", "test", "exec", "command", "builtin"),
-    }
-)
-
-
-def execs(command: str) -> str:
-    """`command` prefixed with `exec` when that is safe: a simple command, so the shell becomes it."""
-    text = command.strip()
-    if _COMPOUND.search(text):
-        return text
-    first = text.split(None, 1)[0] if text else ""
-    if first == "exec":
-        return text
-    if not _WORD.fullmatch(first) or first in _NOT_EXECUTABLE:
-        return text
-    return f"exec {text}"
 
 
 def script(spec: InstanceSpec, prelude: str = "") -> str:
