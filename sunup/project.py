@@ -5,13 +5,16 @@ The CLI and the supervisor call `load_plan`; nothing else reads configuration fi
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from sunup.config import read_config
 from sunup.config.loader import LoadedConfig, find_project_root
 from sunup.errors import ConfigError
+from sunup.localsettings import read_settings
 from sunup.plan.model import ProjectPlan
 from sunup.plan.resolve import HostFacts, resolve_project
+from sunup.supervisor.statedir import StateDir
 
 
 def open_project(project_dir: str | Path | None = None) -> LoadedConfig:
@@ -29,6 +32,12 @@ def open_project(project_dir: str | Path | None = None) -> LoadedConfig:
 def load_plan(
     project_dir: str | Path | None = None, facts: HostFacts | None = None
 ) -> tuple[LoadedConfig, ProjectPlan]:
-    """The checked configuration and its resolved plan."""
+    """The checked configuration and its resolved plan, with this machine's local settings."""
     loaded = open_project(project_dir)
-    return loaded, resolve_project(loaded, facts or HostFacts.for_project(loaded.root))
+    return loaded, resolve_project(loaded, facts or host_facts(loaded.root))
+
+
+def host_facts(root: Path) -> HostFacts:
+    """The project's stable ids and the resource settings stored in its state folder."""
+    facts = HostFacts.for_project(root)
+    return dataclasses.replace(facts, resources=read_settings(StateDir.for_project(root).root))

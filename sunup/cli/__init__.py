@@ -33,15 +33,10 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 
 def _register() -> None:
-    from sunup.cli import config_commands
+    from sunup.cli import config_commands, resource_commands, runtime_commands, service_commands
 
-    config_commands.register(cli)
-    from sunup.cli import service_commands
-
-    service_commands.register(cli)
-    from sunup.cli import runtime_commands
-
-    runtime_commands.register(cli)
+    for family in (config_commands, runtime_commands, service_commands, resource_commands):
+        family.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
