@@ -175,7 +175,7 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
         )
     if detach:
         return _up_detached(loaded.root, state, settings.grace, settle)
-    from sunup.supervisor.service import serve
+    from sunup.supervisor.daemon import serve
 
     def say(text: str) -> None:
         if text.startswith("warning: "):
@@ -286,11 +286,22 @@ def _wait_exit(pid: int, timeout: float) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list (docs/ps-json.md).")
+@click.option("--services", "services", is_flag=True, help="Show the servers of the services instead.")
 @selection_options
 @click.pass_context
-def ps(ctx: click.Context, *, as_json: bool, app: str | None, web: bool, worker: str | None, index: int | None) -> int:
+def ps(
+    ctx: click.Context,
+    *,
+    as_json: bool,
+    services: bool,
+    app: str | None,
+    web: bool,
+    worker: str | None,
+    index: int | None,
+) -> int:
     """Show every instance: state, pid, restarts, uptime, last exit, next retry, CPU, memory."""
-    rows = _call(_state(ctx), "ps", **_selection(app, web, worker, index))
+    selection = {"services": True} if services else _selection(app, web, worker, index)
+    rows = _call(_state(ctx), "ps", **selection)
     if as_json:
         output.json_data(rows)
         return EXIT_OK

@@ -2,7 +2,9 @@
 
 Instance selection arguments, shared by most commands, mirror the CLI's options:
 ``app`` (-A), ``web`` (--web), ``worker`` (--worker, ``queue`` or ``app--queue``), ``index``
-(-I), or ``instances`` (a list of keys like ``app.queue.0``, what the shims send).
+(-I), or ``instances`` (a list of keys like ``app.queue.0``, what the shims send). With
+``services`` true, `ps`, `start`, `stop`, `restart`, `wait` and `logs` act on the servers of the
+plan's services instead (``service`` names one).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sunup.plan.model import ProjectPlan
 from sunup.plan.selection import select_groups
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.lifecycle import InstanceState
+from sunup.supervisor.services import service_instance
 from sunup.supervisor.supervisor import Supervisor
 
 #: Extra seconds a waiting command allows beyond the stop grace.
@@ -27,9 +30,15 @@ WAIT_MARGIN = 30.0
 
 class Handlers:
     def __init__(
-        self, supervisor: Supervisor, plan: ProjectPlan, project_root: Path, shutdown: Callable[[], None]
+        self,
+        supervisor: Supervisor,
+        plan: ProjectPlan,
+        project_root: Path,
+        shutdown: Callable[[], None],
+        services: Supervisor | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.services = services
         self.plan = plan
         self.project_root = project_root
         self._shutdown = shutdown
@@ -54,6 +63,22 @@ class Handlers:
         return await handler(request.args)
 
     # Selection.
+
+    def target(self, args: dict[str, Any]) -> tuple[Supervisor, list[InstanceId]]:
+        """The supervisor and instances a command acts on: the app instances selected by `args`,
+        or with ``"services": true`` the service servers (all, or the one named by ``service``)."""
+        if not args.get("services"):
+            return self.supervisor, self.select(args)
+        if self.services is None:
+            return self.supervisor, []
+        name = args.get("service")
+        if name is None:
+            return self.services, list(self.services.runners)
+        instance = service_instance(str(name))
+        if instance not in self.services.runners:
+            known = ", ".join(i.group for i in self.services.runners) or "none"
+            raise ProtocolError(SELECTION, f"no service {name!r} runs a server", hint=f"services: {known}")
+        return self.services, [instance]
 
     def select(self, args: dict[str, Any], *, default_web: bool = False) -> list[InstanceId]:
         known = self.supervisor.runners
@@ -111,43 +136,42 @@ class Handlers:
         }
 
     async def ps(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.supervisor.snapshot(self.select(args))
+        supervisor, chosen = self.target(args)
+        return supervisor.snapshot(chosen)
 
     async def start(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        chosen = self.select(args)
-        self.supervisor.start(chosen)
-        return self.supervisor.snapshot(chosen)
+        supervisor, chosen = self.target(args)
+        supervisor.start(chosen)
+        return supervisor.snapshot(chosen)
 
     async def stop(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        chosen = self.select(args)
-        self.supervisor.stop(chosen)
-        if args.get("wait", True) and not await self.supervisor.stopped(chosen, self._timeout()):
+        supervisor, chosen = self.target(args)
+        supervisor.stop(chosen)
+        if args.get("wait", True) and not await supervisor.stopped(chosen, self._timeout()):
             raise ProtocolError(FAILED, "some instances did not stop in time")
-        return self.supervisor.snapshot(chosen)
+        return supervisor.snapshot(chosen)
 
     async def restart(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        chosen = self.select(args)
-        self.supervisor.restart(chosen)
+        supervisor, chosen = self.target(args)
+        supervisor.restart(chosen)
         if args.get("wait", True):
-            runners = [self.supervisor.runners[i] for i in chosen]
+            runners = [supervisor.runners[i] for i in chosen]
             settled = (InstanceState.RUNNING, InstanceState.BACKOFF)
-            await self.supervisor.wait_for(lambda: all(r.status.state in settled for r in runners), self._timeout())
-        return self.supervisor.snapshot(chosen)
+            await supervisor.wait_for(lambda: all(r.status.state in settled for r in runners), self._timeout())
+        return supervisor.snapshot(chosen)
 
     async def wait(self, args: dict[str, Any]) -> dict[str, Any]:
         settle, timeout = args.get("settle"), args.get("timeout")
         for name, value in (("settle", settle), ("timeout", timeout)):
             if value is not None and (not isinstance(value, (int, float)) or value < 0):
                 raise ProtocolError(SELECTION, f"'{name}' must be a number of seconds")
-        chosen = self.select(args)
-        failures = await self.supervisor.ready(chosen, settle=settle, timeout=timeout)
-        return {"failures": [f.to_json() for f in failures], "instances": self.supervisor.snapshot(chosen)}
+        supervisor, chosen = self.target(args)
+        failures = await supervisor.ready(chosen, settle=settle, timeout=timeout)
+        return {"failures": [f.to_json() for f in failures], "instances": supervisor.snapshot(chosen)}
 
     async def logs(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            {"app": i.app, "name": i.name, "path": str(self.supervisor.runners[i].spec.log_path)}
-            for i in self.select(args)
-        ]
+        supervisor, chosen = self.target(args)
+        return [{"app": i.app, "name": i.name, "path": str(supervisor.runners[i].spec.log_path)} for i in chosen]
 
     async def env(self, args: dict[str, Any]) -> dict[str, Any]:
         chosen = self.select(args, default_web=True)

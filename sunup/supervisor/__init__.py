@@ -8,7 +8,8 @@
     child       spawning a process (own session, PDEATHSIG, pidfd, one output pipe)
     logcapture  whole, timestamped lines into app.log; trimming at 100 MB
     console     foreground output prefixed with instance names
-    service     one supervisor process: lock, isolation, control socket, signals
+    daemon      one supervisor process: lock, isolation, services, control socket, signals
+    services    the servers of the plan's services, supervised like instances
     statedir    the state folder and the one-supervisor lock
 
 Errors are `sunup.errors.RuntimeFailure` (and `sunup.isolation.IsolationError` under it).

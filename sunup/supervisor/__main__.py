@@ -15,7 +15,7 @@ import sys
 
 from sunup.errors import SunupError
 from sunup.project import load_plan
-from sunup.supervisor.service import serve
+from sunup.supervisor.daemon import serve
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.statedir import StateDir
 

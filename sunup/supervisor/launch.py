@@ -9,6 +9,7 @@ what `extra_environment` returns for the instance (the seam for relationship cre
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -48,6 +49,13 @@ class InstanceSpec:
     limits: Limits | None = None
     #: `PORT` of a web instance.
     port: int | None = None
+    #: Run this program as it is instead of the shell script of `start` (a service's server).
+    argv: tuple[str, ...] | None = None
+    #: What a stop sends: SIGTERM to every process of the instance, any other signal to its main
+    #: process only (PostgreSQL's fast shutdown is SIGINT to the postmaster).
+    stop_signal: int = signal.SIGTERM
+    #: Seconds from the stop signal to SIGKILL; None: the supervisor's setting.
+    grace: float | None = None
 
 
 def free_port() -> int:

@@ -134,7 +134,10 @@ class InstanceRunner:
         env = {**spec.environment, **group.environment}
         read_end, write_end = output_pipe()
         try:
-            argv = ["/bin/sh", "-c", script(spec, group.shell_prelude())]
+            if spec.argv is not None:
+                argv = group.join_argv(spec.argv)
+            else:
+                argv = ["/bin/sh", "-c", script(spec, group.shell_prelude())]
             self._child = child = spawn(argv, env=env, cwd=spec.cwd, output=write_end)
             if spec.post_start:
                 post_argv = group.join_argv(["/bin/sh", "-c", post_start_script(spec)])
@@ -159,6 +162,12 @@ class InstanceRunner:
         self.feed(lc.Spawned(child.pid, ready=self._post is None))
 
     def _terminate(self, deadline: float) -> None:
+        self._grace = self._clock.call_at(deadline, self._grace_over)
+        if self.spec.stop_signal != signal.SIGTERM:
+            if self._child is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._child.pid, self.spec.stop_signal)
+            return
         if self._group is not None:
             try:
                 self._group.kill_all(signal.SIGTERM)
@@ -166,7 +175,6 @@ class InstanceRunner:
                 self._problem(exc.message)
         if self._child is not None:
             self._child.signal_group(signal.SIGTERM)
-        self._grace = self._clock.call_at(deadline, self._grace_over)
 
     def _kill_tree(self) -> None:
         self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, self._settings.grace))

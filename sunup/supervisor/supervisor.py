@@ -71,9 +71,10 @@ class Supervisor:
         self.isolation = isolation
         self._observers = list(observers)
         self._waiters: set[asyncio.Future[None]] = set()
-        step_settings = lc.StepSettings(grace=self.settings.grace, policy=self.settings.policy)
         self.runners: dict[InstanceId, InstanceRunner] = {}
         for spec in specs:
+            grace = self.settings.grace if spec.grace is None else spec.grace
+            step_settings = lc.StepSettings(grace=grace, policy=self.settings.policy)
             self.runners[spec.id] = InstanceRunner(
                 spec,
                 loop=self.loop,

@@ -226,8 +226,9 @@ services:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (apt-get install redis-server)")
-def test_up_starts_services_and_gives_instances_their_credentials(make_project: Callable[..., Path]) -> None:
-    """`up` starts the plan's services first; an instance sees its relationship's variables and reaches it."""
+def test_up_supervises_services_and_gives_instances_their_credentials(make_project: Callable[..., Path]) -> None:
+    """`up` starts the services first (supervised, shown by ps --services); instances see their
+    relationship's variables; a killed supervisor's servers do not block the next `up`."""
     root = make_project({".upsun/config.yaml": WITH_REDIS})
     try:
         assert sunup(root, "up", "-d", "--settle", "0.2").returncode == 0
@@ -235,5 +236,14 @@ def test_up_starts_services_and_gives_instances_their_credentials(make_project: 
             root, "ssh", "--", 'echo "$CACHE_SCHEME $CACHE_HOST"; [ -n "$PLATFORM_RELATIONSHIPS" ] && echo ok'
         )
         assert shell.stdout.split() == ["redis", "127.0.0.1", "ok"], shell.stderr
+        services = json.loads(sunup(root, "ps", "--services", "--json").stdout)
+        assert [(s["name"], s["state"]) for s in services] == [("cache.0", "running")]
+
+        supervisor_pid = int((root / ".sunup" / "supervisor.lock").read_text())
+        os.kill(supervisor_pid, signal.SIGKILL)
+        assert wait_gone(supervisor_pid, 5)
+        assert wait_gone(services[0]["pid"], 5), "the redis server outlived its supervisor"
+        again = sunup(root, "up", "-d", "--settle", "0.2")
+        assert again.returncode == 0, again.stderr
     finally:
         assert sunup(root, "down").returncode == 0

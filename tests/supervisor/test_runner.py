@@ -280,3 +280,25 @@ def test_out_of_memory_kill_is_reported_as_such(tmp_path: Path) -> None:
             assert ended.exit.describe() == "killed by the kernel: out of memory (limit 64 MB)"
 
     run(scenario())
+
+
+def test_program_with_its_own_stop_signal(tmp_path: Path) -> None:
+    """A spec with an argv runs it as is; a stop sends its stop signal to the main process, within its own grace."""
+    ready = tmp_path / "ready"
+    program = ("/bin/sh", "-c", f"trap 'echo got INT; exit 0' INT; touch {ready}; while :; do sleep 0.05; done")
+    spec = replace(
+        instance_spec("(unused)", tmp_path, post_start=f"while [ ! -e {ready} ]; do sleep 0.01; done"),
+        argv=program,
+        stop_signal=signal.SIGINT,
+        grace=0.5,
+    )
+
+    async def scenario() -> None:
+        async with supervising(tmp_path, [spec], grace=30) as (supervisor, _):
+            await until(supervisor, lambda: supervisor.state(QUEUE0) is S.RUNNING, "running")
+            await supervisor.stop_all()
+            last = supervisor.runners[QUEUE0].status.last_exit
+            assert last is not None and last.code == 0
+        assert "got INT" in spec.log_path.read_text()
+
+    run(scenario())

@@ -1,6 +1,6 @@
 """One supervisor process for one project: the lock, isolation, the instances, the control socket.
 
-`serve` starts the plan's services first (`sunup.services.manager.ServiceManager`: prepared,
+`serve` starts the plan's services first (`sunup.supervisor.services`: prepared, supervised,
 ready and provisioned), gives each instance the credentials of its relationships, and stops the
 services after the instances. It runs until SIGTERM, SIGINT or SIGHUP (the handlers only set an
 event; the loop does the work), or a `shutdown` request; it then stops every instance in
@@ -30,6 +30,7 @@ from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import ExtraEnvironment, instance_specs, no_extra_environment
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import LogFile, Timestamps
+from sunup.supervisor.services import start_services
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.shims import write_shims
 from sunup.supervisor.statedir import StateDir, SupervisorLock
@@ -37,8 +38,6 @@ from sunup.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from sunup.plan.relationships import AccessMap
-    from sunup.services.manager import ServiceManager
-    from sunup.services.model import ServiceProgress
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -104,13 +103,13 @@ async def serve(
             say(f"warning: {isolation.warning}")
         stale = isolation.clear_stale()
         if stale:
-            say(f"killed {', '.join(stale)}: left running by a previous sunup")
+            say(f"cleared {', '.join(stale)}: left by a previous sunup that did not stop")
         write_shims(state.bin, sys.executable)
         state.run.mkdir(exist_ok=True)
-        services = await _start_services(plan, state, say)
-        if services is not None:
-            cleanup.push_async_callback(services.stop)
-            extra_environment = _with_relationships(plan, services.access(), extra_environment, say)
+        services = await start_services(plan, state, isolation, settings, say=say, observers=(log,))
+        cleanup.push_async_callback(services.stop)
+        if plan.services:
+            extra_environment = _with_relationships(plan, services.access, extra_environment, say)
         specs = instance_specs(
             plan,
             project_root,
@@ -126,7 +125,8 @@ async def serve(
         stopping.append(supervisor)
         cleanup.callback(supervisor.close)
         cleanup.push_async_callback(supervisor.stop_all)
-        server = ControlServer(state.socket, Handlers(supervisor, plan, project_root, done.set))
+        handlers = Handlers(supervisor, plan, project_root, done.set, services=services.supervisor)
+        server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)
         if not done.is_set():
@@ -138,23 +138,6 @@ async def serve(
             await done.wait()
         log.say("stopping every instance")
         await supervisor.stop_all()
-
-
-async def _start_services(plan: ProjectPlan, state: StateDir, say: Callable[[str], None]) -> ServiceManager | None:
-    """Start every service of the plan (prepared, ready, provisioned), or None without services."""
-    if not plan.services:
-        return None
-    from sunup.services.location import services_dir
-    from sunup.services.manager import ServiceManager
-
-    def progress(step: ServiceProgress) -> None:
-        say(f"{step.service}: {step.message}")
-
-    manager = ServiceManager(
-        plan.services, services_dir(state.root), progress=progress, warn=lambda text: say(f"warning: {text}")
-    )
-    await manager.start()
-    return manager
 
 
 def _with_relationships(

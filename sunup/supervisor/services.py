@@ -1,0 +1,130 @@
+"""The servers of the plan's services, supervised like instances (docs/services.md, spec §5).
+
+    services = await start_services(plan, state, isolation, settings, say=print)
+    services.access             # (service, endpoint) -> Credentials, for relationships
+    ...
+    await services.stop()       # after the instances
+
+Each service is prepared (data folder initialised on first start), its server started by a
+`Supervisor` of its own — own cgroup, PR_SET_PDEATHSIG, restarted with backoff when it dies, its
+`stop_signal` then SIGKILL after its `stop_timeout` — then probed until ready and provisioned
+(databases, users and grants per endpoint). All services go through these steps in parallel.
+A server left by a supervisor that was killed is in a stale cgroup, which `sunup up` clears
+before this runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sunup.isolation import Isolation
+from sunup.plan.model import ProjectPlan
+from sunup.plan.relationships import AccessMap, Credentials
+from sunup.services import provider_for
+from sunup.services.location import services_dir
+from sunup.services.model import ServiceProcess, ServiceProgress
+from sunup.services.probes import wait_ready
+from sunup.services.provider import ServiceProvider
+from sunup.supervisor.events import Event, ExitedEvent
+from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.launch import InstanceSpec
+from sunup.supervisor.settings import SupervisorSettings
+from sunup.supervisor.statedir import StateDir
+from sunup.supervisor.supervisor import Supervisor
+
+#: The "app" of service instances: no application can have this name.
+SERVICES_APP = "@services"
+
+
+def service_instance(name: str) -> InstanceId:
+    return InstanceId(SERVICES_APP, name, 0)
+
+
+@dataclass
+class RunningServices:
+    """The services' supervisor (None without servers) and the credentials they provisioned."""
+
+    supervisor: Supervisor | None
+    access: AccessMap
+
+    async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop_all()
+            self.supervisor.close()
+            self.supervisor = None
+
+
+async def start_services(
+    plan: ProjectPlan,
+    state: StateDir,
+    isolation: Isolation,
+    settings: SupervisorSettings,
+    *,
+    say: Callable[[str], None],
+    observers: tuple[Callable[[Event], None], ...] = (),
+) -> RunningServices:
+    """Prepare, start, probe and provision every service of `plan`; stop them all on failure."""
+    if not plan.services:
+        return RunningServices(None, {})
+    folder = services_dir(state.root)
+    providers = {service.name: provider_for(service, folder) for service in plan.services}
+
+    def progress(step: ServiceProgress) -> None:
+        say(f"{step.service}: {step.message}")
+
+    starts = await asyncio.gather(*(p.prepare(progress) for p in providers.values()))
+    specs: list[InstanceSpec] = []
+    for provider, start in zip(providers.values(), starts, strict=True):
+        for warning in start.warnings:
+            say(f"warning: {warning}")
+        if start.process is not None:
+            specs.append(_spec(start.process, provider))
+    supervisor = Supervisor(specs, isolation=isolation, settings=settings, observers=observers)
+    running = RunningServices(supervisor, {})
+    exits: dict[str, asyncio.Future[int | None]] = {
+        spec.id.group: asyncio.get_running_loop().create_future() for spec in specs
+    }
+
+    def on_exit(event: Event) -> None:
+        if isinstance(event, ExitedEvent):
+            waiter = exits.get(event.instance.group)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event.exit.code)
+
+    supervisor.observe(on_exit)
+    supervisor.start()
+    try:
+        await asyncio.gather(
+            *(
+                wait_ready(name, providers[name].probe, timeout=providers[name].ready_timeout, exited=exits[name])
+                for name in exits
+            )
+        )
+        found = await asyncio.gather(*(p.provision() for p in providers.values()))
+    except BaseException:
+        await running.stop()
+        raise
+    finally:
+        for waiter in exits.values():
+            waiter.cancel()
+    running.access = _access(dict(zip(providers, found, strict=True)))
+    return running
+
+
+def _spec(process: ServiceProcess, provider: ServiceProvider) -> InstanceSpec:
+    return InstanceSpec(
+        id=service_instance(process.service),
+        start=" ".join(process.argv),
+        environment=dict(process.env),
+        cwd=process.cwd,
+        log_path=provider.home.log_file,
+        argv=tuple(process.argv),
+        stop_signal=int(process.stop_signal),
+        grace=process.stop_timeout,
+    )
+
+
+def _access(found: Mapping[str, Mapping[str, Credentials]]) -> AccessMap:
+    return {(name, endpoint): creds for name, by_endpoint in found.items() for endpoint, creds in by_endpoint.items()}
