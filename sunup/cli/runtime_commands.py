@@ -267,7 +267,7 @@ def down(ctx: click.Context) -> int:
             output.info("sunup is not running for this project")
         return EXIT_OK
     result = _call(state, "shutdown", limit=None)
-    _wait_exit(pid, 30.0)
+    _wait_exit(pid, 120.0)
     output.info(f"stopped {result['stopped']} instance{'s' if result['stopped'] != 1 else ''}")
     return EXIT_OK
 
