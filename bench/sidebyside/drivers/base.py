@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -34,6 +34,7 @@ class Launched:
     #: time.monotonic() just before the process was started.
     started_at: float
     output: IO[bytes]
+    #: Driver-specific facts; "note" is shown beside the scenario's first figure.
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -61,10 +62,16 @@ class Driver(Protocol):
         ...
 
 
-def spawn(argv: Sequence[str], workdir: Path, marker: str, programs: Sequence[Program]) -> Launched:
+def spawn(
+    argv: Sequence[str],
+    workdir: Path,
+    marker: str,
+    programs: Sequence[Program],
+    extra_env: Mapping[str, str] | None = None,
+) -> Launched:
     """Start `argv` in `workdir`, in its own session, with the marker; output to manager.out."""
     output = open(workdir / "manager.out", "wb")  # noqa: SIM115 - closed by `release`
-    env = {**os.environ, MARKER_VARIABLE: marker, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **(extra_env or {}), MARKER_VARIABLE: marker, "PYTHONUNBUFFERED": "1"}
     started_at = time.monotonic()
     process = subprocess.Popen(
         list(argv),

@@ -37,8 +37,10 @@ def _supports(*args: str) -> bool:
 class SunupDriver:
     name = "sunup"
 
-    def __init__(self) -> None:
+    def __init__(self, isolation: str | None = None) -> None:
+        """`isolation` forces a backend (SUNUP_ISOLATION) for the supervisor."""
         self._counts: bool | None = None
+        self._env = {"SUNUP_ISOLATION": isolation} if isolation else {}
 
     def unavailable(self) -> str | None:
         missing = [c for c in ("up", "down", "ps") if not _supports(c)]
@@ -61,8 +63,10 @@ class SunupDriver:
                 done = run_quietly([*sunup_argv(), "resources:set", "--count", counts], project, timeout=60)
                 if done.returncode != 0:
                     raise RuntimeError(f"sunup resources:set --count {counts} failed: {done.stderr.strip()}")
-        launched = spawn([*sunup_argv(), "up", "-d"], project, marker, programs)
+        launched = spawn([*sunup_argv(), "up", "-d"], project, marker, programs, self._env)
         launched.extra["project"] = project
+        if len(workers) > len(programs):
+            launched.extra["note"] = f"as {len(workers)} workers"
         return launched
 
     def _workers(self, programs: Sequence[Program]) -> list[tuple[str, str, int]]:

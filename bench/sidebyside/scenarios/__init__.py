@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sidebyside.drivers.base import Driver
-from sidebyside.scenarios import logs, manager_death, orphans, restart, start, stop
+from sidebyside.scenarios import isolation_cost, logs, manager_death, orphans, restart, start, stop
 from sidebyside.session import Measurement, Options
 
 Scenario = Callable[[Driver, Options], list[Measurement]]
@@ -17,4 +17,5 @@ SCENARIOS: dict[str, Scenario] = {
     "orphans": orphans.run,
     "manager-death": manager_death.run,
     "logs": logs.run,
+    "isolation-cost": isolation_cost.run,
 }

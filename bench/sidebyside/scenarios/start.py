@@ -15,12 +15,12 @@ SECONDS = 36001
 
 def run(driver: Driver, options: Options) -> list[Measurement]:
     count = options.pick(200, 50)
-    shapes = [("1 program x", [Program("sleeper", sleeper(SECONDS), count)])]
+    shapes = [(f"1 program x {count}", [Program("sleeper", sleeper(SECONDS), count)])]
     if not options.quick:
-        shapes.append(("programs:", [Program(f"s{i}", sleeper(SECONDS)) for i in range(count)]))
+        shapes.append((f"{count} programs", [Program(f"s{i}", sleeper(SECONDS)) for i in range(count)]))
     results: list[Measurement] = []
     for shape, programs in shapes:
-        results += _measure(driver, options, f"start {shape} {count}", programs, count)
+        results += _measure(driver, options, f"start {count} ({shape})", programs, count)
     return results
 
 
@@ -28,7 +28,7 @@ def _measure(driver: Driver, options: Options, title: str, programs: list[Progra
     match = is_sleep(SECONDS)
     idle_window = 2.0 if options.quick else 5.0
     with opened(driver) as session:
-        session.launch(programs)
+        launched = session.launch(programs)
         elapsed = session.wait_instances(match, count, timeout=120)
         manager = session.wait_manager()
         time.sleep(1.0)  # let the manager finish its start-up bookkeeping before measuring it
@@ -39,7 +39,7 @@ def _measure(driver: Driver, options: Options, title: str, programs: list[Progra
         time.sleep(idle_window)  # the measurement window
         idle = (procfs.cpu_seconds(tree) - before) / idle_window * 100
     return [
-        Measurement(Metric(f"{title}: all pids exist", "s"), driver.name, elapsed),
+        Measurement(Metric(f"{title}: all pids exist", "s"), driver.name, elapsed, str(launched.extra.get("note", ""))),
         Measurement(
             Metric(f"{title}: manager PSS", "MB"),
             driver.name,
