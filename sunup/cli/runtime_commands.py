@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +19,10 @@ from sunup.config.loader import find_project_root
 from sunup.control.client import ControlClient, NotRunningError
 from sunup.control.protocol import SELECTION, ProtocolError
 from sunup.errors import EXIT_OK, RuntimeFailure, SelectionError
+from sunup.supervisor.background import wait_exit
+from sunup.supervisor.report import ps_table
 from sunup.supervisor.statedir import StateDir, holder
 
-#: How long `up -d` waits for the background supervisor to start the services and spawn every
-#: instance (a database's first start initialises its data folder).
-SPAWN_TIMEOUT = 300.0
 #: How long `up -d` then waits for every instance to be up.
 READY_TIMEOUT = 120.0
 NOT_RUNNING_HINT = "start it with `sunup up` (or `sunup up -d` in the background)"
@@ -58,6 +54,14 @@ def _call(state: StateDir, command: str, *, limit: float | None = 30.0, **args: 
         raise RuntimeFailure("the supervisor did not answer in time") from None
 
 
+def _say(text: str) -> None:
+    """A message of the supervisor: warnings as warnings, the rest as information."""
+    if text.startswith("warning: "):
+        output.warning(text.removeprefix("warning: "))
+    else:
+        output.info(f"sunup: {text}")
+
+
 def _selection(app: str | None, web: bool, worker: str | None, index: int | None) -> dict[str, Any]:
     if web and worker:
         raise SelectionError("choose --web or --worker, not both")
@@ -72,69 +76,6 @@ def selection_options(func: Any) -> Any:
     func = click.option("--worker", "worker", metavar="W", help="A worker: `queue` or `app--queue`.")(func)
     func = click.option("--web", "web", is_flag=True, help="The web instance(s).")(func)
     return click.option("-A", "--app", "app", metavar="APP", help="The application (needed with several apps).")(func)
-
-
-# Formatting.
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
-
-
-def _bytes(count: int | None) -> str:
-    if count is None:
-        return ""
-    for unit in ("B", "K", "M", "G"):
-        if count < 1024 or unit == "G":
-            return f"{count:.0f}{unit}" if unit == "B" else f"{count:.1f}{unit}"
-        count = count / 1024  # type: ignore[assignment]
-    return ""
-
-
-def _last_exit(row: dict[str, Any], now: float) -> str:
-    last = row.get("last_exit")
-    if not last:
-        return ""
-    what = f"signal {last['signal']}" if last.get("signal") else f"code {last['code']}"
-    if last.get("oom"):
-        what = "out of memory"
-    return f"{what}, {_duration(now - last['at'])} ago"
-
-
-def _ps_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    now = time.time()
-    with_app = len({r["app"] for r in rows}) > 1
-    headers = ["app"] if with_app else []
-    headers += ["name", "state", "pid", "restarts", "uptime", "last exit", "next retry", "cpu", "memory"]
-    with_port = any(r.get("port") for r in rows)
-    if with_port:
-        headers.append("port")
-    table = []
-    for row in rows:
-        retry = row.get("next_retry")
-        cells = [row["app"]] if with_app else []
-        cells += [
-            row["name"],
-            row["state"],
-            row.get("pid") or "",
-            row.get("restarts", 0),
-            _duration(row.get("uptime")),
-            _last_exit(row, now),
-            f"in {_duration(retry - now)}" if retry else "",
-            f"{row['cpu']:.2f}s" if row.get("cpu") is not None else "",
-            _bytes(row.get("memory")),
-        ]
-        if with_port:
-            cells.append(row.get("port") or "")
-        table.append(cells)
-    return headers, table
 
 
 # Commands.
@@ -177,49 +118,14 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
         return _up_detached(loaded.root, state, settings.grace, settle)
     from sunup.supervisor.daemon import serve
 
-    def say(text: str) -> None:
-        if text.startswith("warning: "):
-            output.warning(text.removeprefix("warning: "))
-        else:
-            output.info(f"sunup: {text}")
-
-    asyncio.run(serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=say))
+    asyncio.run(serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say))
     return EXIT_OK
 
 
 def _up_detached(root: Path, state: StateDir, grace: float, settle: float) -> int:
-    state.create()
-    read_end, write_end = os.pipe()
-    with open(state.supervisor_log, "ab") as log:
-        argv = [sys.executable, "-m", "sunup.supervisor", "--project", str(root), "--grace", str(grace)]
-        # sh puts the supervisor in the background and exits: the supervisor is nobody's child.
-        subprocess.run(
-            ["/bin/sh", "-c", '"$@" &', "sh", *argv, "--ready-fd", str(write_end)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            pass_fds=(write_end,),
-            start_new_session=True,
-            check=True,
-        )
-    os.close(write_end)
-    try:
-        message = _read_all(read_end, SPAWN_TIMEOUT).strip()
-    finally:
-        os.close(read_end)
-    lines = message.splitlines()
-    for line in lines:
-        if line.startswith("say: warning: "):
-            output.warning(line.removeprefix("say: warning: "))
-        elif line.startswith("say: "):
-            output.info(f"sunup: {line.removeprefix('say: ')}")
-    message = "\n".join(line for line in lines if not line.startswith("say: "))
-    if message != "ok":
-        text, _, hint = message.partition("\nhint: ")
-        if not text:
-            tail = state.supervisor_log.read_text(errors="replace").splitlines()[-5:]
-            text = "the background supervisor ended before it was ready" + "".join(f"\n  {t}" for t in tail)
-        raise RuntimeFailure(text.removeprefix("error: "), hint=hint or None)
+    from sunup.supervisor.background import start_background
+
+    start_background(root, state, grace, say=_say)
     report = _call(state, "wait", limit=None, settle=settle, timeout=READY_TIMEOUT)
     failures = report["failures"]
     for failure in failures:
@@ -232,23 +138,9 @@ def _up_detached(root: Path, state: StateDir, grace: float, settle: float) -> in
             f"{len(failures)} instance{'s' if len(failures) != 1 else ''} failed to start: {names}",
             hint="sunup keeps restarting them (see `sunup ps`, `sunup logs`); `sunup down` stops everything",
         )
-    headers, rows = _ps_rows(report["instances"])
+    headers, rows = ps_table(report["instances"])
     output.table(headers, rows)
     return EXIT_OK
-
-
-def _read_all(fd: int, timeout: float) -> str:
-    """Everything written on `fd` until its end of file, waiting at most `timeout` seconds."""
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise RuntimeFailure(f"the background supervisor was not ready after {timeout:g} s")
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return b"".join(chunks).decode(errors="replace")
-        chunks.append(chunk)
 
 
 @click.command()
@@ -267,21 +159,9 @@ def down(ctx: click.Context) -> int:
             output.info("sunup is not running for this project")
         return EXIT_OK
     result = _call(state, "shutdown", limit=None)
-    _wait_exit(pid, 120.0)
+    wait_exit(pid, 120.0)
     output.info(f"stopped {result['stopped']} instance{'s' if result['stopped'] != 1 else ''}")
     return EXIT_OK
-
-
-def _wait_exit(pid: int, timeout: float) -> None:
-    """Wait for process `pid` to end (pidfd: no polling)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except (ProcessLookupError, OSError):
-        return
-    try:
-        select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
 
 
 @click.command()
@@ -305,7 +185,7 @@ def ps(
     if as_json:
         output.json_data(rows)
         return EXIT_OK
-    headers, table = _ps_rows(rows)
+    headers, table = ps_table(rows)
     output.table(headers, table)
     return EXIT_OK
 
