@@ -67,16 +67,18 @@ class LeftoversEvent:
 
 @dataclass(frozen=True, slots=True)
 class EscalatedEvent:
-    """The instance ignored SIGTERM for the whole grace: SIGKILL went to its whole tree."""
+    """The instance ignored its stop signal for the whole grace: SIGKILL went to its whole tree."""
 
     instance: InstanceId
     at: float
     pid: int | None
     grace: float
+    #: The stop signal it ignored.
+    signal: str = "SIGTERM"
 
     def describe(self) -> str:
         who = f"pid {self.pid}" if self.pid else "its processes"
-        return f"{who} ignored SIGTERM for {self.grace:g} s; sent SIGKILL"
+        return f"{who} ignored {self.signal} for {self.grace:g} s; sent SIGKILL"
 
 
 @dataclass(frozen=True, slots=True)

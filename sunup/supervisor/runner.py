@@ -177,7 +177,8 @@ class InstanceRunner:
             self._child.signal_group(signal.SIGTERM)
 
     def _kill_tree(self) -> None:
-        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, self._settings.grace))
+        stop_signal = signal.Signals(self.spec.stop_signal).name
+        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, self._settings.grace, stop_signal))
         if self._child is not None:
             self._child.signal_group(signal.SIGKILL)
         self._kill_group()
