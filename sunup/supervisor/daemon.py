@@ -5,8 +5,9 @@ ready and provisioned), gives each instance the credentials of its relationships
 services after the instances. It runs until SIGTERM, SIGINT or SIGHUP (the handlers only set an
 event; the loop does the work), or a `shutdown` request; it then stops every instance in
 parallel and returns. A second signal during the stop skips the rest of the grace (SIGKILL now).
-Whatever was set up is undone in reverse order, also when starting fails half-way. Used in the foreground by
-`sunup up`, and in the background through `python -m sunup.supervisor` by `sunup up -d`.
+Whatever was set up is undone in reverse order, also when starting fails half-way. Used in the
+foreground by `sunup up`, and in the background through `python -m sunup.supervisor` by
+`sunup up -d`.
 """
 
 from __future__ import annotations
