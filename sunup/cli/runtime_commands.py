@@ -7,7 +7,9 @@ Every command but `up` and `workers` talks to the running supervisor through its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -158,9 +160,21 @@ def down(ctx: click.Context) -> int:
         else:
             output.info("sunup is not running for this project")
         return EXIT_OK
-    result = _call(state, "shutdown", limit=None)
-    wait_exit(pid, 120.0)
-    output.info(f"stopped {result['stopped']} instance{'s' if result['stopped'] != 1 else ''}")
+    try:
+        result = ControlClient(state.socket, timeout=None).call("shutdown")
+    except (NotRunningError, ProtocolError, OSError) as exc:
+        # The supervisor holds the lock but does not answer: its SIGTERM handler stops it all.
+        output.warning(f"the supervisor (pid {pid}) does not answer its socket ({exc}); sending it SIGTERM")
+        if pid > 0:  # holder() says -1 when the lock file has no pid yet
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        result = None
+    if pid > 0 and not wait_exit(pid, 120.0):
+        raise RuntimeFailure(f"the supervisor (pid {pid}) did not end within 2 minutes", hint=f"kill -9 {pid}")
+    if result is not None:
+        output.info(f"stopped {result['stopped']} instance{'s' if result['stopped'] != 1 else ''}")
+    else:
+        output.info("stopped")
     return EXIT_OK
 
 

@@ -247,3 +247,16 @@ def test_up_supervises_services_and_gives_instances_their_credentials(make_proje
         assert again.returncode == 0, again.stderr
     finally:
         assert sunup(root, "down").returncode == 0
+
+
+@pytest.mark.slow
+def test_down_stops_a_supervisor_whose_socket_is_gone(project: Path) -> None:
+    """`down` falls back to SIGTERM when the supervisor holds the lock but its socket is gone."""
+    assert sunup(project, "up", "-d", "--settle", "0.2").returncode == 0
+    rows = ps(project)
+    (project / ".sunup" / "control.sock").unlink()
+    result = sunup(project, "down")
+    assert result.returncode == 0, result.stderr
+    assert "sending it SIGTERM" in result.stderr
+    for row in rows.values():
+        assert wait_gone(int(row["pid"]), 5)  # type: ignore[call-overload]
