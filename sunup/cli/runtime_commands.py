@@ -113,7 +113,7 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
     running = holder(state)
     if running is not None:
         raise RuntimeFailure(
-            f"sunup is already running for this project (pid {running})",
+            f"sunup is already running for this project{f' (pid {running})' if running > 0 else ''}",
             hint="see it with `sunup ps`; stop it with `sunup down`",
         )
     if detach:

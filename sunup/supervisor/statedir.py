@@ -86,7 +86,7 @@ class SupervisorLock:
             os.close(fd)
             owner = holder(self._state)
             raise RuntimeFailure(
-                f"sunup is already running for this project{f' (pid {owner})' if owner else ''}",
+                f"sunup is already running for this project{f' (pid {owner})' if owner and owner > 0 else ''}",
                 hint="see it with `sunup ps`; stop it with `sunup down`",
             ) from None
         os.ftruncate(fd, 0)
