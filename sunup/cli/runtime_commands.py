@@ -6,7 +6,6 @@ Every command but `up` and `workers` talks to the running supervisor through its
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -116,18 +115,35 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
             f"sunup is already running for this project{f' (pid {running})' if running > 0 else ''}",
             hint="see it with `sunup ps`; stop it with `sunup down`",
         )
-    if detach:
-        return _up_detached(loaded.root, state, settings.grace, settle)
+    import asyncio
+
     from sunup.supervisor.daemon import serve
 
-    asyncio.run(serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say))
-    return EXIT_OK
+    if not detach:
+        asyncio.run(serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say))
+        return EXIT_OK
+    from sunup.supervisor.background import ReadyChannel
+    from sunup.supervisor.background import detach as run_detached
+
+    def supervise(channel: ReadyChannel) -> None:
+        asyncio.run(
+            serve(
+                plan,
+                loaded.root,
+                state=state,
+                settings=settings,
+                foreground=False,
+                say=channel.say,
+                ready=channel.ready,
+            )
+        )
+
+    run_detached(supervise, state, say=_say)
+    return _report_up(state, settle)
 
 
-def _up_detached(root: Path, state: StateDir, grace: float, settle: float) -> int:
-    from sunup.supervisor.background import start_background
-
-    start_background(root, state, grace, say=_say)
+def _report_up(state: StateDir, settle: float) -> int:
+    """Wait until every instance has stayed up `settle` seconds; name those that did not."""
     report = _call(state, "wait", limit=None, settle=settle, timeout=READY_TIMEOUT)
     failures = report["failures"]
     for failure in failures:

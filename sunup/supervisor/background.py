@@ -1,9 +1,11 @@
 """Starting the supervisor in the background (`sunup up -d`) and waiting for it to end.
 
-The background supervisor is `python -m sunup.supervisor`, started through `sh -c '"$@" &'` so
-that it is nobody's child, in a session of its own, with its output appended to supervisor.log.
-It reports on a pipe (see `sunup.supervisor.__main__`): messages while it starts, then ``ok``
-or the error that stopped it.
+`detach` forks the CLI process, which has already read the plan, into the background supervisor:
+a second fork in a new session makes it nobody's child, its output goes to supervisor.log, and
+no second Python start nor second reading of the configuration is paid. (`start_background`
+runs `python -m sunup.supervisor` instead, for callers without a plan at hand.) The supervisor
+reports on a pipe through a `ReadyChannel`: ``say: <message>`` lines while it starts, then
+``ok``, or ``error: <message>`` (and ``hint: <hint>``) when it cannot start.
 """
 
 from __future__ import annotations
@@ -13,15 +15,101 @@ import select
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from sunup.errors import RuntimeFailure
+from sunup.errors import EXIT_FAILURE, RuntimeFailure, SunupError
 from sunup.supervisor.statedir import StateDir
 
 #: How long to wait for the background supervisor to start the services and spawn every instance
 #: (a database's first start initialises its data folder).
 SPAWN_TIMEOUT = 300.0
+
+
+class ReadyChannel:
+    """The background supervisor's end of the pipe to `sunup up -d` (closed once ready)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    def _send(self, line: str) -> None:
+        if self._fd is not None:
+            os.write(self._fd, line.encode() + b"\n")
+
+    def say(self, text: str) -> None:
+        """A message: to the log (stderr) always, to `sunup up -d` until ready."""
+        print(text, file=sys.stderr, flush=True)
+        self._send("say: " + text.replace("\n", " "))
+
+    def ready(self) -> None:
+        self._send("ok")
+        self.close()
+
+    def fail(self, exc: BaseException) -> int:
+        """Report why the supervisor could not start (or ended); returns the exit status."""
+        if isinstance(exc, SunupError):
+            self._send(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
+            print(f"error: {exc.message}", file=sys.stderr, flush=True)
+            self.close()
+            return exc.exit_code
+        self._send(f"error: the supervisor failed: {type(exc).__name__}: {exc}")
+        traceback.print_exception(exc, file=sys.stderr)
+        self.close()
+        return EXIT_FAILURE
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def detach(
+    run: Callable[[ReadyChannel], None], state: StateDir, *, say: Callable[[str], None], timeout: float = SPAWN_TIMEOUT
+) -> None:
+    """Run `run` in a background process (see the module doc); return once it says it is ready.
+
+    `run` gets the channel to report on; it must call `channel.ready()` once it runs.
+    """
+    state.create()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked process, which never returns here
+        status = EXIT_FAILURE
+        try:
+            os.close(read_end)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _redirect(state.supervisor_log)
+            channel = ReadyChannel(write_end)
+            try:
+                run(channel)
+                status = 0
+            except BaseException as exc:
+                status = channel.fail(exc)
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    try:
+        message = _read_all(read_end, timeout).strip()
+    finally:
+        os.close(read_end)
+    _report(message, state, say)
+
+
+def _redirect(log_path: Path) -> None:
+    """stdin from /dev/null, stdout and stderr appended to the log."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
 
 
 def start_background(
@@ -53,6 +141,11 @@ def start_background(
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
+    _report(message, state, say)
+
+
+def _report(message: str, state: StateDir, say: Callable[[str], None]) -> None:
+    """Show what the starting supervisor said; raise its error, if it had one."""
     lines = message.splitlines()
     for line in lines:
         if line.startswith("say: "):

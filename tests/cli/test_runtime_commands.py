@@ -260,3 +260,15 @@ def test_down_stops_a_supervisor_whose_socket_is_gone(project: Path) -> None:
     assert "sending it SIGTERM" in result.stderr
     for row in rows.values():
         assert wait_gone(int(row["pid"]), 5)  # type: ignore[call-overload]
+
+
+@pytest.mark.slow
+def test_python_m_sunup_supervisor_runs_in_the_background(project: Path) -> None:
+    """`python -m sunup.supervisor` (start_background) reports ready and supervises like `up -d`."""
+    from sunup.supervisor.background import start_background
+    from sunup.supervisor.statedir import StateDir
+
+    said: list[str] = []
+    start_background(project, StateDir(project / ".sunup"), 1.0, say=said.append)
+    assert any("listens on http://127.0.0.1:" in text for text in said)
+    assert set(ps(project)) == {"web.0", "queue.0"}
