@@ -272,3 +272,35 @@ def test_python_m_sunup_supervisor_runs_in_the_background(project: Path) -> None
     start_background(project, StateDir(project / ".sunup"), 1.0, say=said.append)
     assert any("listens on http://127.0.0.1:" in text for text in said)
     assert set(ps(project)) == {"web.0", "queue.0"}
+
+
+@pytest.mark.slow
+def test_logs_follow_shows_new_lines(project: Path) -> None:
+    """`logs -f` prints the last lines, then each new line as the instance writes it (here: after a restart)."""
+    assert sunup(project, "up", "-d", "--settle", "0.2").returncode == 0
+    env = {**os.environ, "NO_COLOR": "1"}
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "sunup", "logs", "--worker", "queue", "-n", "5", "-f"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    assert follower.stdout is not None
+    try:
+
+        def read_until(count: int) -> bytes:
+            seen = b""
+            deadline = time.monotonic() + 15
+            while seen.count(b"queue worker app--queue") < count:
+                remaining = deadline - time.monotonic()
+                assert remaining > 0 and select.select([follower.stdout], [], [], remaining)[0], seen
+                seen += os.read(follower.stdout.fileno(), 65536)  # type: ignore[union-attr]
+            return seen
+
+        read_until(1)
+        assert sunup(project, "restart", "--worker", "queue").returncode == 0
+        assert read_until(1).strip().endswith(b"queue worker app--queue")
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+        follower.stdout.close()
