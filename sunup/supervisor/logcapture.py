@@ -86,6 +86,15 @@ class Timestamps:
         return self._prefix
 
 
+class LogWriteError(Exception):
+    """The log could not take everything (disk full, I/O error); `rest` was not written."""
+
+    def __init__(self, error: OSError, rest: bytes) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+        self.rest = rest
+
+
 class LogFile:
     """An append-only log file cut to its newest half when it reaches `limit` bytes."""
 
@@ -101,17 +110,24 @@ class LogFile:
 
     def write(self, buffers: Buffers | bytes) -> None:
         """Append whole lines: bytes, or buffers in one writev(2) (the rest with write(2) if the
-        kernel takes less)."""
+        kernel takes less). Raises `LogWriteError` with what was not written."""
         if isinstance(buffers, bytes):
             buffers = [buffers]
         if not buffers:
             return
         total = sum(len(b) for b in buffers)
-        written = os.writev(self._fd, buffers)
+        try:
+            written = os.writev(self._fd, buffers)
+        except OSError as exc:
+            raise LogWriteError(exc, b"".join(buffers)) from exc
         if written < total:
             rest = memoryview(b"".join(buffers))[written:]
             while rest:
-                rest = rest[os.write(self._fd, rest) :]
+                try:
+                    rest = rest[os.write(self._fd, rest) :]
+                except OSError as exc:
+                    self._size += total - len(rest)
+                    raise LogWriteError(exc, bytes(rest)) from exc
         self._size += total
         if self._size >= self.limit:
             self.trim()

@@ -57,7 +57,7 @@ class InstanceRunner:
         self.status = lc.InstanceStatus()
         #: Wall-clock time the current process started.
         self.started_wall: float | None = None
-        self.output = InstanceOutput(spec.id, loop=loop, clock=clock, log=log, console=console)
+        self.output = InstanceOutput(spec.id, loop=loop, clock=clock, log=log, console=console, problem=self._problem)
         self._loop = loop
         self._clock = clock
         self._isolation = isolation
