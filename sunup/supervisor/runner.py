@@ -127,9 +127,9 @@ class InstanceRunner:
         spec = self.spec
         try:
             self._group = group = self._isolation.prepare(spec.id.key, spec.limits)
-        except IsolationError as exc:
-            self._problem(f"could not prepare its cgroup: {exc.message}")
-            self.feed(lc.SpawnFailed(exc.message))
+        except (IsolationError, OSError) as exc:
+            self._problem(f"could not prepare its cgroup: {exc!s}")
+            self.feed(lc.SpawnFailed(str(exc)))
             return
         env = {**spec.environment, **group.environment}
         read_end, write_end = output_pipe()
@@ -142,7 +142,7 @@ class InstanceRunner:
             if spec.post_start:
                 post_argv = group.join_argv(["/bin/sh", "-c", post_start_script(spec)])
                 self._post = spawn(post_argv, env=env, cwd=spec.cwd, output=write_end)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the environment
             os.close(read_end)
             self._problem(f"could not start: {exc}")
             if self._child is not None:
@@ -171,8 +171,8 @@ class InstanceRunner:
         if self._group is not None:
             try:
                 self._group.kill_all(signal.SIGTERM)
-            except IsolationError as exc:
-                self._problem(exc.message)
+            except (IsolationError, OSError) as exc:
+                self._problem(str(exc))
         if self._child is not None:
             self._child.signal_group(signal.SIGTERM)
 
@@ -190,16 +190,16 @@ class InstanceRunner:
             return
         try:
             self._group.kill_all()
-        except IsolationError as exc:
-            self._problem(exc.message)
+        except (IsolationError, OSError) as exc:
+            self._problem(str(exc))
 
     def _clear_tree(self) -> None:
         if self._group is None:
             return
         try:
             left = self._group.pids()
-        except IsolationError as exc:
-            self._problem(exc.message)
+        except (IsolationError, OSError) as exc:
+            self._problem(str(exc))
             return
         if not left:
             return
@@ -214,8 +214,8 @@ class InstanceRunner:
         self._close_tree_watch()
         try:
             left = self._group.pids() if self._group is not None else []
-        except IsolationError as exc:
-            self._problem(exc.message)
+        except (IsolationError, OSError) as exc:
+            self._problem(str(exc))
             left = []
         for pid in left:
             try:
@@ -254,8 +254,8 @@ class InstanceRunner:
         if self._group is not None:
             try:
                 self._group.remove()
-            except IsolationError as exc:
-                self._problem(exc.message)
+            except (IsolationError, OSError) as exc:
+                self._problem(str(exc))
             self._group = None
 
     def _grace_over(self) -> None:
@@ -299,7 +299,7 @@ class InstanceRunner:
             return False
         try:
             return self._group.oom_killed()
-        except IsolationError:
+        except (IsolationError, OSError):
             return False
 
     def _on_post_exit(self, child: Child) -> None:
