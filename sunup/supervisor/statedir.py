@@ -78,8 +78,14 @@ class SupervisorLock:
 
     def acquire(self) -> None:
         """Take the lock or raise `RuntimeFailure` naming the running supervisor."""
-        self._state.create()
-        fd = os.open(self._state.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self._state.create()
+            fd = os.open(self._state.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise RuntimeFailure(
+                f"cannot use the state folder {self._state.root}: {exc.strerror}",
+                hint=f"make it writable, or point {STATE_VARIABLE} to a folder that is",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -49,3 +49,13 @@ def test_state_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert StateDir.for_project(tmp_path / "project").root == tmp_path / "elsewhere"
     monkeypatch.delenv("SUNUP_STATE_DIR")
     assert StateDir.for_project(tmp_path / "project").root == tmp_path / "project" / ".sunup"
+
+
+def test_unusable_state_folder_is_a_clear_error(tmp_path: Path) -> None:
+    """A state folder that cannot be created is a RuntimeFailure with a hint, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RuntimeFailure) as caught:
+        SupervisorLock(StateDir(blocker / ".sunup")).acquire()
+    assert "cannot use the state folder" in caught.value.message
+    assert caught.value.hint and "SUNUP_STATE_DIR" in caught.value.hint
