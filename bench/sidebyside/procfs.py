@@ -27,6 +27,8 @@ class Proc:
     #: user + system CPU seconds.
     cpu: float
     cmdline: tuple[str, ...]
+    #: Start time in clock ticks after boot.
+    start: int = 0
 
     @property
     def alive(self) -> bool:
@@ -48,6 +50,7 @@ def read_proc(pid: int) -> Proc | None:
         state=fields[0],
         cpu=(int(fields[11]) + int(fields[12])) / CLOCK_TICKS,
         cmdline=argv,
+        start=int(fields[19]),
     )
 
 

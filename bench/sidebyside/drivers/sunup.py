@@ -80,12 +80,15 @@ class SunupDriver:
         return workers
 
     def manager_pid(self, launched: Launched) -> int | None:
-        """The supervisor: a process of the run running sunup, other than the `up -d` client."""
+        """The supervisor: the oldest process of the run running sunup, other than the `up -d`
+        client (an instance forked but not yet exec'd shows sunup's command line too)."""
         client = launched.process.pid
-        for proc in Tracker(launched.marker).scan():
-            if proc.pid != client and any("sunup" in part for part in proc.cmdline[:3]):
-                return proc.pid
-        return None
+        candidates = [
+            proc
+            for proc in Tracker(launched.marker).scan()
+            if proc.pid != client and any("sunup" in part for part in proc.cmdline[:3])
+        ]
+        return min(candidates, key=lambda p: (p.start, p.pid)).pid if candidates else None
 
     def stop(self, launched: Launched) -> None:
         run_quietly([*sunup_argv(), "down"], _project(launched), timeout=90)
