@@ -188,6 +188,8 @@ class Handlers:
         }
 
     async def shutdown(self, args: dict[str, Any]) -> dict[str, Any]:
-        await self.supervisor.stop_all()
+        """Tell the supervisor to stop (it stops crons, instances, then services); reply once
+        every instance is stopped."""
         self._shutdown()
+        await self.supervisor.stopped()
         return {"stopped": len(self.supervisor.runners)}

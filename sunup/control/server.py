@@ -27,6 +27,8 @@ from sunup.control.protocol import (
 )
 
 Handler = Callable[[Request], Awaitable[Any]]
+#: How long closing waits for the requests being answered.
+CLOSE_TIMEOUT = 5.0
 
 
 class ControlServer:
@@ -35,6 +37,8 @@ class ControlServer:
         self._handler = handler
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        #: Connections answering a request now.
+        self._busy: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -48,9 +52,12 @@ class ControlServer:
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:
+        """Stop listening; let requests being answered finish (a few seconds), then hang up."""
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self._busy:
+            await asyncio.wait(list(self._busy), timeout=CLOSE_TIMEOUT)
         for task in list(self._connections):
             task.cancel()
         with contextlib.suppress(FileNotFoundError):
@@ -87,8 +94,15 @@ class ControlServer:
                 return
             if not line.strip():
                 continue
-            writer.write(await self._answer(line))
-            await writer.drain()
+            task = asyncio.current_task()
+            if task is not None:
+                self._busy.add(task)
+            try:
+                writer.write(await self._answer(line))
+                await writer.drain()
+            finally:
+                if task is not None:
+                    self._busy.discard(task)
 
     async def _answer(self, line: bytes) -> bytes:
         ident: int | str | None = None

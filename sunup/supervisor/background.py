@@ -71,7 +71,10 @@ def detach(
 
     `run` gets the channel to report on; it must call `channel.ready()` once it runs.
     """
-    state.create()
+    try:
+        state.create()
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot use the state folder {state.root}: {exc.strerror}") from None
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()

@@ -17,9 +17,10 @@ import contextlib
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sunup.control.handlers import Handlers
 from sunup.control.server import ControlServer
@@ -72,8 +73,14 @@ async def serve(
     ready: Callable[[], None] = lambda: None,
     extra_environment: ExtraEnvironment = no_extra_environment,
     host_environment: Mapping[str, str] | None = None,
+    deployment: DeploymentSteps | None = None,
 ) -> None:
-    """Supervise every instance of `plan` until told to stop. `say` prints one message line."""
+    """Supervise every instance of `plan` until told to stop. `say` prints one message line.
+
+    With a `deployment`, its build comes first (instances run in its app folders, with its
+    toolchain's environment), and its hooks and crons run once the instances are started; it is
+    closed (crons stopped) before the instances stop.
+    """
     lock = SupervisorLock(state)
     lock.acquire()
     loop = asyncio.get_running_loop()
@@ -107,6 +114,9 @@ async def serve(
             say(f"cleared {', '.join(stale)}: left by a previous sunup that did not stop")
         write_shims(state.bin, sys.executable)
         state.run.mkdir(exist_ok=True)
+        if deployment is not None:
+            await deployment.build()
+            extra_environment = _with_toolchain(deployment, extra_environment)
         services = await start_services(plan, state, isolation, settings, say=say, observers=(log,))
         cleanup.push_async_callback(services.stop)
         if plan.services:
@@ -117,6 +127,7 @@ async def serve(
             state,
             host_environment=os.environ if host_environment is None else host_environment,
             extra_environment=extra_environment,
+            app_dirs=deployment.app_dirs() if deployment is not None else None,
         )
         console = Console([s.id for s in specs]) if foreground else None
         observers: list[Callable[[Event], None]] = [log]
@@ -136,9 +147,64 @@ async def serve(
                 if spec.port is not None:
                     say(f"{spec.id.label(with_app=len(plan.apps) > 1)} listens on http://127.0.0.1:{spec.port}")
             ready()
+            if deployment is not None:
+                webs = [s for s in specs if s.id.group == "web" and s.id.index == 0]
+                hooks = asyncio.create_task(
+                    deployment.after_start({s.id.app: s.environment for s in webs}, {s.id.app: s.cwd for s in webs})
+                )
+                finish = _Finish(deployment, hooks)
+                cleanup.push_async_callback(finish)
             await done.wait()
+            if deployment is not None:
+                await finish()
         log.say("stopping every instance")
         await supervisor.stop_all()
+
+
+class DeploymentSteps(Protocol):
+    """What a deployment does around the instances (`sunup.deploy.deployment.Deployment`)."""
+
+    async def build(self) -> None: ...
+
+    def app_dirs(self) -> Mapping[str, Path]: ...
+
+    def environment(self, group: GroupPlan) -> Mapping[str, str]: ...
+
+    async def after_start(
+        self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _Finish:
+    """Ends a deployment once: its hooks cancelled if they still run, then `close()` (crons)."""
+
+    def __init__(self, deployment: DeploymentSteps, hooks: asyncio.Task[None]) -> None:
+        self._deployment = deployment
+        self._hooks: asyncio.Task[None] | None = hooks
+
+    async def __call__(self) -> None:
+        hooks, self._hooks = self._hooks, None
+        if hooks is None:
+            return
+        hooks.cancel()
+        try:
+            await hooks
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the stop goes on whatever the hooks did
+            traceback.print_exc()
+        await self._deployment.close()
+
+
+def _with_toolchain(deployment: DeploymentSteps, extra: ExtraEnvironment) -> ExtraEnvironment:
+    """`extra` plus what the app's build toolchain adds (its PATH goes first)."""
+
+    def environment(group: GroupPlan, instance: InstanceId) -> Mapping[str, str]:
+        return {**deployment.environment(group), **extra(group, instance)}
+
+    return environment
 
 
 def _with_relationships(

@@ -85,14 +85,19 @@ def instance_specs(
     *,
     host_environment: Mapping[str, str],
     extra_environment: ExtraEnvironment = no_extra_environment,
+    app_dirs: Mapping[str, Path] | None = None,
     port: Callable[[], int] = free_port,
 ) -> list[InstanceSpec]:
-    """One spec per instance of the plan: web instance(s) first, then each worker's, per app."""
+    """One spec per instance of the plan: web instance(s) first, then each worker's, per app.
+
+    `app_dirs` gives an app's folder (its build) instead of its source folder. A `PATH` from
+    `extra_environment` goes in front of the instance's PATH (a toolchain's folders).
+    """
     base = {k: host_environment[k] for k in PASSED_THROUGH if k in host_environment}
     base["PATH"] = f"{state.bin}:{base.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
     specs: list[InstanceSpec] = []
     for app in plan.apps:
-        folder = app_dir(project_root, app)
+        folder = (app_dirs or {}).get(app.name) or app_dir(project_root, app)
         for group in app.groups:
             if group.commands is None:
                 continue
@@ -107,7 +112,10 @@ def instance_specs(
                     else:
                         chosen_port = port()
                         env["PORT"] = str(chosen_port)
-                env.update(extra_environment(group, instance))
+                extra = dict(extra_environment(group, instance))
+                if "PATH" in extra:
+                    extra["PATH"] = f"{extra['PATH']}:{env['PATH']}"
+                env.update(extra)
                 env[SOCKET_VARIABLE] = str(state.socket)
                 env[INSTANCE_VARIABLE] = instance.key
                 specs.append(

@@ -111,7 +111,7 @@ def holder(state: StateDir) -> int | None:
     """The pid of the supervisor holding the lock, None when no supervisor runs."""
     try:
         fd = os.open(state.lock, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except OSError:  # no state folder, or not one that can be read: no supervisor there
         return None
     try:
         try:

@@ -37,9 +37,17 @@ async def serving(root: Path, plan: ProjectPlan = PLAN) -> AsyncIterator[tuple[S
     server = ControlServer(state.socket, Handlers(supervisor, plan, root, done.set))
     await server.start()
     supervisor.start()
+
+    async def stop_when_done() -> None:
+        # What the daemon does once told to shut down.
+        await done.wait()
+        await supervisor.stop_all()
+
+    stopper = asyncio.create_task(stop_when_done())
     try:
         yield supervisor, state, done
     finally:
+        stopper.cancel()
         await server.close()
         await supervisor.stop_all()
         supervisor.close()
