@@ -143,6 +143,10 @@ def _build_environment(
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "HOME": str(app_dir),
         "CI": "true",
+        # Quiet package managers: no progress bars or self-update notices in the build log.
+        "PIP_PROGRESS_BAR": "off",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "NPM_CONFIG_UPDATE_NOTIFIER": "false",
         "PLATFORM_APPLICATION_NAME": app.name,
         "PLATFORM_APP_DIR": str(app_dir),
         "PLATFORM_APPLICATION": environment.encode(dict(app.config)),

@@ -117,10 +117,14 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
         )
     import asyncio
 
+    from sunup.deploy.deployment import Deployment
     from sunup.supervisor.daemon import serve
 
     if not detach:
-        asyncio.run(serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say))
+        deployment = Deployment(plan, loaded.root, state.root, _say)
+        asyncio.run(
+            serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say, deployment=deployment)
+        )
         return EXIT_OK
     from sunup.supervisor.background import ReadyChannel
     from sunup.supervisor.background import detach as run_detached
@@ -135,6 +139,7 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
                 foreground=False,
                 say=channel.say,
                 ready=channel.ready,
+                deployment=Deployment(plan, loaded.root, state.root, channel.say),
             )
         )
 

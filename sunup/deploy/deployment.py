@@ -1,0 +1,150 @@
+"""One deployment of a project, in the platform's order (spec §3):
+
+    build (once per tree; reused when unchanged)        `build()`, before anything stops
+    ... the supervisor stops old instances, starts services and every instance ...
+    deploy hook on web instance 0 (only for a new tree) `after_start()`
+    post_deploy hook on web instance 0 (every deploy)
+    crons on web instance 0                              until `close()`
+
+The supervisor asks this object where each app's code is (`app_dirs`) and what PATH its
+toolchain needs (`environment`). A deploy whose tree is the one already deployed is a redeploy:
+no deploy hook, post_deploy only. A failing hook is reported and the deployment goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sunup.build.builder import BuildResult, build_app
+from sunup.deploy.crons import CronScheduler
+from sunup.deploy.hooks import run_hook
+from sunup.plan.model import GroupPlan, ProjectPlan
+
+#: Which tree each app last deployed: decides whether the deploy hook runs.
+DEPLOYED_FILE = "deployed.json"
+
+Say = Callable[[str], None]
+
+
+class Deployment:
+    def __init__(self, plan: ProjectPlan, project_root: Path, state_root: Path, say: Say) -> None:
+        self.plan = plan
+        self.project_root = project_root
+        self.state_root = state_root
+        self.say = say
+        self.builds: dict[str, BuildResult] = {}
+        self.crons: dict[str, CronScheduler] = {}
+
+    # -- before the instances ---------------------------------------------------------------
+
+    async def build(self) -> None:
+        """Build every app (or reuse its build); raises BuildFailure, leaving what runs untouched."""
+        for app in self.plan.apps:
+            variables = {k: dict(v) for k, v in app.web.variables.items()}
+            project = app.web.environment.get("PLATFORM_PROJECT", "")
+            self.builds[app.name] = await asyncio.to_thread(
+                build_app,
+                app,
+                project_root=self.project_root,
+                builds_dir=self.state_root / "builds" / app.name,
+                log_path=self.log_dir(app.name) / "build.log",
+                variables=variables,
+                project=project,
+                progress=self._progress(app.name),
+            )
+
+    def _progress(self, app: str) -> Callable[[str], None]:
+        prefix = f"{app} build: " if len(self.plan.apps) > 1 else "build: "
+        return lambda line: self.say(prefix + line.strip())
+
+    def log_dir(self, app: str) -> Path:
+        return self.state_root / "logs" / app
+
+    def app_dirs(self) -> dict[str, Path]:
+        """Where each app's built code is (PLATFORM_APP_DIR)."""
+        return {name: build.app_dir for name, build in self.builds.items()}
+
+    def environment(self, group: GroupPlan) -> dict[str, str]:
+        """What the app's toolchain adds to an instance: PATH entries first, its variables."""
+        build = self.builds.get(group.app)
+        if build is None:
+            return {}
+        extra = dict(build.toolchain.environment)
+        extra["PLATFORM_TREE_ID"] = build.tree_id
+        if build.toolchain.path:
+            extra["PATH"] = ":".join(build.toolchain.path)  # prepended by the launcher
+        return extra
+
+    # -- after the instances ----------------------------------------------------------------
+
+    async def after_start(self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]) -> None:
+        """Hooks, then crons, on each app's web instance 0 (its environment and folder given)."""
+        deployed = self._deployed()
+        for app in self.plan.apps:
+            env = web_environment.get(app.name)
+            cwd = web_cwd.get(app.name)
+            if env is None or cwd is None:
+                continue
+            log_dir = self.log_dir(app.name) / "web.0"
+            build = self.builds.get(app.name)
+            tree = build.tree_id if build else ""
+            if app.hooks.deploy and deployed.get(app.name) != tree:
+                await self._hook(app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir)
+            deployed[app.name] = tree
+            self._record(deployed)
+            if app.hooks.post_deploy:
+                await self._hook(app.name, "post_deploy", app.hooks.post_deploy, env=env, cwd=cwd, log_dir=log_dir)
+            if app.crons:
+                frozen = dict(env)
+                scheduler = CronScheduler(
+                    app, environment=functools.partial(dict, frozen), cwd=cwd, log_path=log_dir / "cron.log"
+                )
+                scheduler.start()
+                self.crons[app.name] = scheduler
+
+    async def _hook(
+        self, app: str, hook: str, script: str, *, env: Mapping[str, str], cwd: Path, log_dir: Path
+    ) -> None:
+        self.say(f"{app}: running the {hook} hook on web.0")
+        result = await run_hook(hook, script, environment=env, cwd=cwd, log_dir=log_dir)
+        if result.ok:
+            self.say(f"{app}: {result.describe()}")
+        else:
+            shown = "".join(f"\n    {line}" for line in result.tail)
+            self.say(f"warning: {app}: {result.describe()} (the deployment goes on); last lines:{shown}")
+
+    async def wait_for_crons(self) -> None:
+        """Before instances stop: wait for running crons, saying so, as the platform does."""
+        for scheduler in self.crons.values():
+            await scheduler.wait_idle(
+                lambda name, seconds: self.say(f"waiting for cron {name}, running for {seconds:.0f} s")
+            )
+
+    async def close(self) -> None:
+        for scheduler in self.crons.values():
+            with contextlib.suppress(Exception):
+                await scheduler.close()
+        self.crons.clear()
+
+    # -- what was deployed ------------------------------------------------------------------
+
+    def _deployed(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.state_root / DEPLOYED_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _record(self, deployed: Mapping[str, str]) -> None:
+        self.state_root.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.state_root, prefix=".deployed.", suffix=".tmp")
+        with os.fdopen(handle, "w") as file:
+            json.dump(dict(deployed), file)
+        os.replace(temporary, self.state_root / DEPLOYED_FILE)
