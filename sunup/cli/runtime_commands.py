@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -365,7 +366,10 @@ def ssh(
             env[name] = os.environ[name]
     prelude = "if [ -r ./.environment ]; then set -a; . ./.environment; set +a; fi\n"
     if command:
-        argv = ["/bin/sh", "-c", prelude + 'eval "$1"', "sh", " ".join(command)]
+        # One argument is a shell command line (`ssh -- 'cd x && make'`); several are an argv,
+        # passed exactly as given (`ssh -- python -c 'print(1)'`).
+        line = command[0] if len(command) == 1 else shlex.join(command)
+        argv = ["/bin/sh", "-c", prelude + 'eval "$1"', "sh", line]
     else:
         shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
         env.setdefault("PS1", f"{found['app']}/{found['name']}:\\w\\$ ")
