@@ -103,9 +103,10 @@ def prepare(app: AppPlan, folder: Path, progress: Progress) -> Toolchain:
 
 
 def _python(version: str) -> tuple[str, str | None]:
-    wanted = f"python{version}" if version else "python3"
-    if version and shutil.which(wanted):
-        return shutil.which(wanted) or wanted, None
+    wanted = shutil.which(f"python{version}") if version else None
+    # A pyenv shim exists for versions that are installed but not enabled: it must also run.
+    if wanted and _version_of([wanted, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]) == version:
+        return wanted, None
     fallback = shutil.which("python3")
     if fallback is None:
         raise RuntimeFailure("no Python interpreter on this machine", hint="apt-get install python3 python3-venv")
