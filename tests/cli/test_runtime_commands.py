@@ -104,7 +104,9 @@ def test_detached_session_from_up_to_down(project: Path) -> None:
 
     shell = sunup(project, "ssh", "--worker", "queue", "--", 'echo "$TYPE $PLATFORM_APPLICATION_NAME $PWD"; exit 7')
     assert shell.returncode == 7
-    assert shell.stdout.strip() == f"worker app--queue {project.resolve()}"
+    kind, name, folder = shell.stdout.split()
+    assert (kind, name) == ("worker", "app--queue")
+    assert Path(folder).parent.parent == project.resolve() / ".sunup" / "builds" / "app"  # the built tree
     web_env = sunup(project, "ssh", "--", 'echo "$TYPE $PORT"')
     assert web_env.stdout.split()[0] == "web" and web_env.stdout.split()[1].isdigit()
 
