@@ -9,14 +9,15 @@ plan's services instead (``service`` names one).
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sunup import __version__
 from sunup.control.protocol import FAILED, SELECTION, UNKNOWN_COMMAND, ProtocolError, Request
-from sunup.errors import SelectionError
+from sunup.errors import SelectionError, SunupError
 from sunup.plan.model import ProjectPlan
 from sunup.plan.selection import select_groups
 from sunup.supervisor.instance import InstanceId
@@ -24,8 +25,14 @@ from sunup.supervisor.lifecycle import InstanceState
 from sunup.supervisor.services import service_instance
 from sunup.supervisor.supervisor import Supervisor
 
+if TYPE_CHECKING:
+    from sunup.deploy.crons import CronScheduler
+    from sunup.deploy.rollout import Rollout
+
 #: Extra seconds a waiting command allows beyond the stop grace.
 WAIT_MARGIN = 30.0
+#: Longest wait of one `deploy-progress` request for something new.
+PROGRESS_WAIT = 60.0
 
 
 class Handlers:
@@ -36,8 +43,12 @@ class Handlers:
         project_root: Path,
         shutdown: Callable[[], None],
         services: Supervisor | None = None,
+        *,
+        rollout: Rollout | None = None,
     ) -> None:
         self.supervisor = supervisor
+        #: The deploys and crons (set by the daemon when it deploys).
+        self.rollout = rollout
         self.services = services
         self.plan = plan
         self.project_root = project_root
@@ -52,6 +63,12 @@ class Handlers:
             "logs": self.logs,
             "env": self.env,
             "shutdown": self.shutdown,
+            "deploy": self.deploy,
+            "redeploy": self.redeploy,
+            "deploy-progress": self.deploy_progress,
+            "crons": self.crons,
+            "cron:run": self.cron_run,
+            "cron:cancel": self.cron_cancel,
         }
 
     async def __call__(self, request: Request) -> Any:
@@ -193,3 +210,106 @@ class Handlers:
         self._shutdown()
         await self.supervisor.stopped()
         return {"stopped": len(self.supervisor.runners)}
+
+    # Deploys and crons (sunup.deploy.rollout).
+
+    def _rollout(self) -> Rollout:
+        if self.rollout is None:
+            raise ProtocolError(FAILED, "this supervisor does not deploy", hint="start it with `sunup up`")
+        return self.rollout
+
+    async def deploy(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Start a deploy (configuration read again, build, instances replaced, hooks); reply with
+        its number at once (`deploy-progress` follows it)."""
+        return self._begin(build=True)
+
+    async def redeploy(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Start a redeploy (no build, no deploy hook: instances restarted, post_deploy)."""
+        return self._begin(build=False)
+
+    def _begin(self, *, build: bool) -> dict[str, Any]:
+        try:
+            run = self._rollout().begin(build=build)
+        except SunupError as exc:
+            raise ProtocolError(FAILED, exc.message, exc.hint) from None
+        return {"deploy": run.number, "kind": run.kind}
+
+    async def deploy_progress(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The messages of deploy `deploy` after the first `after`, waiting up to `wait` s for one."""
+        number, after, wait = args.get("deploy"), args.get("after", 0), args.get("wait", 10.0)
+        if not isinstance(number, int) or not isinstance(after, int) or after < 0:
+            raise ProtocolError(SELECTION, "'deploy' and 'after' must be numbers")
+        if not isinstance(wait, (int, float)) or wait < 0:
+            raise ProtocolError(SELECTION, "'wait' must be a number of seconds")
+        run = self._rollout().runs.get(number)
+        if run is None:
+            raise ProtocolError(SELECTION, f"no deploy {number} in this supervisor")
+        return await run.page(after, min(float(wait), PROGRESS_WAIT))
+
+    async def crons(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every cron of the plan (or of `app`): spec, next run, running since, last run."""
+        app_name = args.get("app")
+        if app_name is not None and self.plan.app(str(app_name)) is None:
+            raise ProtocolError(SELECTION, f"no application '{app_name}' in the project")
+        schedulers = self._rollout().crons()
+        items: list[dict[str, Any]] = []
+        for app in self.plan.apps:
+            if app_name is not None and app.name != app_name:
+                continue
+            scheduler = schedulers.get(app.name)
+            statuses = {s.name: s for s in scheduler.status()} if scheduler else {}
+            for cron in app.crons:
+                status = statuses.get(cron.name)
+                item = {"app": app.name, "timezone": app.timezone, "scheduled": status is not None}
+                if status is not None:
+                    item.update(status.to_json())
+                else:  # the deploy hooks still run: crons start after them
+                    item.update({"name": cron.name, "spec": cron.spec, "next_run": None})
+                    item.update({"running_since": None, "queued": False, "last": None})
+                items.append(item)
+        return items
+
+    def _cron(self, args: dict[str, Any]) -> tuple[CronScheduler, str]:
+        """The scheduler running cron `name` (of `app`, needed when several apps have one)."""
+        name, app_name = args.get("name"), args.get("app")
+        if not isinstance(name, str):
+            raise ProtocolError(SELECTION, "'name' must be the name of a cron")
+        if app_name is not None and self.plan.app(str(app_name)) is None:
+            raise ProtocolError(SELECTION, f"no application '{app_name}' in the project")
+        apps = [a for a in self.plan.apps if app_name in (None, a.name) and any(c.name == name for c in a.crons)]
+        if not apps:
+            known = sorted({c.name for a in self.plan.apps for c in a.crons})
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"crons: {', '.join(known) or 'none'}"
+            raise ProtocolError(SELECTION, f"no cron '{name}' in the project", hint=hint)
+        if len(apps) > 1:
+            raise ProtocolError(
+                SELECTION, f"several applications have a cron '{name}'", hint=f"choose one with -A: {apps[0].name}"
+            )
+        scheduler = self._rollout().crons().get(apps[0].name)
+        if scheduler is None:
+            raise ProtocolError(
+                FAILED, f"the crons of '{apps[0].name}' are not scheduled yet", hint="they start after the deploy hooks"
+            )
+        return scheduler, name
+
+    async def cron_run(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Run cron `name` now (once no other cron runs); with `wait` (default), reply when it ended."""
+        scheduler, name = self._cron(args)
+        if not args.get("wait", True):
+            scheduler.run_now(name)
+            return {"app": scheduler.app.name, "name": name, "run": None}
+        run = await scheduler.run(name)
+        if run is None:
+            raise ProtocolError(FAILED, f"the crons stopped (a deploy, or sunup stopping) before cron '{name}' ran")
+        return {"app": scheduler.app.name, "name": name, "run": run.to_json()}
+
+    async def cron_cancel(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Cancel cron `name`: stop it if it runs (stop command or SIGTERM, SIGKILL after its
+        shutdown_timeout), drop it if it waits; `cancelled` says which (None: neither)."""
+        scheduler, name = self._cron(args)
+        if await scheduler.cancel(name):
+            last = next(s.last for s in scheduler.status() if s.name == name)
+            return {"app": scheduler.app.name, "name": name, "cancelled": "running", "run": last and last.to_json()}
+        found = "queued" if scheduler.dequeue(name) else None
+        return {"app": scheduler.app.name, "name": name, "cancelled": found, "run": None}

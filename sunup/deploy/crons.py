@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sunup.config.crons import fire_times
 from sunup.deploy.logfile import TimestampedLog
@@ -63,6 +63,15 @@ class CronRun:
         ended = f"exit status {self.status}" if self.status >= 0 else f"signal {-self.status}"
         return f"cron {self.name} {how} after {self.duration:.1f} s ({ended})"
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "started": self.started.isoformat(),
+            "duration": round(self.duration, 3),
+            "status": self.status,
+            "cancelled": self.cancelled,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CronStatus:
@@ -72,6 +81,16 @@ class CronStatus:
     running_since: datetime.datetime | None
     queued: bool
     last: CronRun | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "next_run": self.next_run.isoformat() if self.next_run else None,
+            "running_since": self.running_since.isoformat() if self.running_since else None,
+            "queued": self.queued,
+            "last": self.last.to_json() if self.last else None,
+        }
 
 
 Environment = Callable[[], Mapping[str, str]]
@@ -103,6 +122,11 @@ class CronScheduler:
         self._running: tuple[str, datetime.datetime, asyncio.subprocess.Process] | None = None
         self._cancel_requested = False
         self._last: dict[str, CronRun] = {}
+        #: Finished runs of each cron, and an event set (and replaced) at each finish.
+        self._finished: dict[str, int] = dict.fromkeys(self._crons, 0)
+        self._changed = asyncio.Event()
+        self._paused = False
+        self._closed = False
         self._next: dict[str, datetime.datetime | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -121,6 +145,34 @@ class CronScheduler:
         if name not in self._crons:
             raise KeyError(name)
         self._enqueue(name)
+
+    async def run(self, name: str) -> CronRun | None:
+        """Queue `name` and wait for that run to end; None when the scheduler stops first."""
+        if name not in self._crons:
+            raise KeyError(name)
+        ahead = self._running is not None and self._running[0] == name
+        target = self._finished[name] + (2 if ahead else 1)
+        self._enqueue(name)
+        while self._finished[name] < target:
+            if self._closed:
+                return None
+            await self._changed.wait()
+        return self._last[name]
+
+    def dequeue(self, name: str) -> bool:
+        """Drop `name` from the queue; True when it was waiting there."""
+        if name in self._queue:
+            self._queue.remove(name)
+            return True
+        return False
+
+    def pause(self) -> None:
+        """Start no more crons (queued ones stay queued): a deploy is coming."""
+        self._paused = True
+
+    def running(self) -> tuple[str, datetime.datetime] | None:
+        """The running cron and when it started."""
+        return None if self._running is None else self._running[:2]
 
     async def cancel(self, name: str | None = None) -> bool:
         """Cancel the running cron (only if it is `name`, when given); True when one was cancelled."""
@@ -141,6 +193,8 @@ class CronScheduler:
 
     async def close(self) -> None:
         """Stop scheduling and cancel a running cron."""
+        self._closed = True
+        self._wake()
         for task in self._tasks:
             task.cancel()
         if self._running is not None:
@@ -190,7 +244,7 @@ class CronScheduler:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
+            while self._queue and not self._paused:
                 name = self._queue.popleft()
                 await self._run(self._crons[name])
 
@@ -230,9 +284,15 @@ class CronScheduler:
                 cancelled=self._cancel_requested,
             )
             self._last[cron.name] = run
+            self._finished[cron.name] += 1
             self._running = None
             self._idle.set()
+            self._wake()
         self._log.write(run.describe())
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _copy_output(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None

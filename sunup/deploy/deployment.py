@@ -33,6 +33,15 @@ DEPLOYED_FILE = "deployed.json"
 Say = Callable[[str], None]
 
 
+def deployments_for(project_root: Path, state_root: Path) -> Callable[[ProjectPlan, Say], Deployment]:
+    """What makes the deployment of each plan a running supervisor deploys."""
+
+    def make(plan: ProjectPlan, say: Say) -> Deployment:
+        return Deployment(plan, project_root, state_root, say)
+
+    return make
+
+
 class Deployment:
     def __init__(self, plan: ProjectPlan, project_root: Path, state_root: Path, say: Say) -> None:
         self.plan = plan
@@ -63,6 +72,10 @@ class Deployment:
     def _progress(self, app: str) -> Callable[[str], None]:
         prefix = f"{app} build: " if len(self.plan.apps) > 1 else "build: "
         return lambda line: self.say(prefix + line.strip())
+
+    def trees(self) -> dict[str, str]:
+        """The tree id each app was built from (PLATFORM_TREE_ID)."""
+        return {name: build.tree_id for name, build in self.builds.items()}
 
     def log_dir(self, app: str) -> Path:
         return self.state_root / "logs" / app
@@ -121,7 +134,10 @@ class Deployment:
             self.say(f"warning: {app}: {result.describe()} (the deployment goes on); last lines:{shown}")
 
     async def wait_for_crons(self) -> None:
-        """Before instances stop: wait for running crons, saying so, as the platform does."""
+        """Before instances stop: start no more crons and wait for running ones, saying so, as
+        the platform does."""
+        for scheduler in self.crons.values():
+            scheduler.pause()
         for scheduler in self.crons.values():
             await scheduler.wait_idle(
                 lambda name, seconds: self.say(f"waiting for cron {name}, running for {seconds:.0f} s")

@@ -8,6 +8,9 @@ timestamped "Launching command" line. A failing hook is reported, and the deploy
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -56,11 +59,17 @@ async def run_hook(hook: str, script: str, *, environment: Mapping[str, str], cw
         start_new_session=True,
     )
     assert process.stdout is not None
-    async for raw in process.stdout:
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        tail.append(line)
-        log.write(line)
-    status = await process.wait()
+    try:
+        async for raw in process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            tail.append(line)
+            log.write(line)
+        status = await process.wait()
+    except asyncio.CancelledError:  # the supervisor stops: so does the hook, all of it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        log.write("Command interrupted: sunup is stopping.")
+        raise
     result = HookResult(hook, status, time.monotonic() - started, tuple(tail))
     log.write(f"Command {'finished' if result.ok else f'failed with exit status {status}'}.")
     return result

@@ -17,13 +17,14 @@ import contextlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from sunup.control.handlers import Handlers
 from sunup.control.server import ControlServer
+from sunup.deploy.progress import Relay
+from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
 from sunup.isolation import open_isolation
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.console import Console
@@ -74,12 +75,14 @@ async def serve(
     extra_environment: ExtraEnvironment = no_extra_environment,
     host_environment: Mapping[str, str] | None = None,
     deployment: DeploymentSteps | None = None,
+    deployments: Deployments | None = None,
 ) -> None:
     """Supervise every instance of `plan` until told to stop. `say` prints one message line.
 
-    With a `deployment`, its build comes first (instances run in its app folders, with its
-    toolchain's environment), and its hooks and crons run once the instances are started; it is
-    closed (crons stopped) before the instances stop.
+    With a `deployment` (or `deployments`, which makes one per plan and lets `sunup deploy`
+    replace the instances: `sunup.deploy.rollout`), its build comes first (instances run in its
+    app folders, with its toolchain's environment), and its hooks and crons run once the
+    instances are started; it is closed (crons stopped) before the instances stop.
     """
     lock = SupervisorLock(state)
     lock.acquire()
@@ -114,88 +117,62 @@ async def serve(
             say(f"cleared {', '.join(stale)}: left by a previous sunup that did not stop")
         write_shims(state.bin, sys.executable)
         state.run.mkdir(exist_ok=True)
+        relay = Relay(say)  # what `sunup deploy` hears, besides `say`
+        if deployment is None and deployments is not None:
+            deployment = deployments(plan, relay)
         if deployment is not None:
             await deployment.build()
-            extra_environment = _with_toolchain(deployment, extra_environment)
         services = await start_services(plan, state, isolation, settings, say=say, observers=(log,))
         cleanup.push_async_callback(services.stop)
-        if plan.services:
-            extra_environment = _with_relationships(plan, services.access, extra_environment, say)
-        specs = instance_specs(
+
+        def launch(plan: ProjectPlan, deployment: DeploymentSteps | None, port: Callable[[], int]) -> Supervisor:
+            extra = extra_environment
+            if deployment is not None:
+                extra = _with_toolchain(deployment, extra)
+            if plan.services:
+                extra = _with_relationships(plan, services.access, extra, relay)
+            specs = instance_specs(
+                plan,
+                project_root,
+                state,
+                host_environment=os.environ if host_environment is None else host_environment,
+                extra_environment=extra,
+                app_dirs=deployment.app_dirs() if deployment is not None else None,
+                port=port,
+            )
+            console = Console([s.id for s in specs]) if foreground else None
+            observers: list[Callable[[Event], None]] = [log]
+            if console is not None:
+                observers.append(_console_filter(console))
+            return Supervisor(specs, isolation=isolation, settings=settings, observers=observers, console=console)
+
+        def switch(release: Release) -> None:
+            handlers.supervisor, handlers.plan = release.supervisor, release.plan
+            stopping[:] = [release.supervisor]
+
+        rollout = Rollout(
             plan,
-            project_root,
-            state,
-            host_environment=os.environ if host_environment is None else host_environment,
-            extra_environment=extra_environment,
-            app_dirs=deployment.app_dirs() if deployment is not None else None,
+            deployment,
+            launch=launch,
+            relay=relay,
+            deployments=deployments,
+            load=project_loader(project_root),
+            on_switch=switch,
         )
-        console = Console([s.id for s in specs]) if foreground else None
-        observers: list[Callable[[Event], None]] = [log]
-        if console is not None:
-            observers.append(_console_filter(console))
-        supervisor = Supervisor(specs, isolation=isolation, settings=settings, observers=observers, console=console)
-        stopping.append(supervisor)
-        cleanup.callback(supervisor.close)
-        cleanup.push_async_callback(supervisor.stop_all)
-        handlers = Handlers(supervisor, plan, project_root, done.set, services=services.supervisor)
+        stopping.append(rollout.supervisor)
+        cleanup.push_async_callback(rollout.close)
+        handlers = Handlers(
+            rollout.supervisor, plan, project_root, done.set, services=services.supervisor, rollout=rollout
+        )
         server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)
         if not done.is_set():
-            supervisor.start()
-            for spec in specs:
-                if spec.port is not None:
-                    say(f"{spec.id.label(with_app=len(plan.apps) > 1)} listens on http://127.0.0.1:{spec.port}")
+            rollout.start()
             ready()
-            if deployment is not None:
-                webs = [s for s in specs if s.id.group == "web" and s.id.index == 0]
-                hooks = asyncio.create_task(
-                    deployment.after_start({s.id.app: s.environment for s in webs}, {s.id.app: s.cwd for s in webs})
-                )
-                finish = _Finish(deployment, hooks)
-                cleanup.push_async_callback(finish)
             await done.wait()
-            if deployment is not None:
-                await finish()
         log.say("stopping every instance")
-        await supervisor.stop_all()
-
-
-class DeploymentSteps(Protocol):
-    """What a deployment does around the instances (`sunup.deploy.deployment.Deployment`)."""
-
-    async def build(self) -> None: ...
-
-    def app_dirs(self) -> Mapping[str, Path]: ...
-
-    def environment(self, group: GroupPlan) -> Mapping[str, str]: ...
-
-    async def after_start(
-        self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]
-    ) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class _Finish:
-    """Ends a deployment once: its hooks cancelled if they still run, then `close()` (crons)."""
-
-    def __init__(self, deployment: DeploymentSteps, hooks: asyncio.Task[None]) -> None:
-        self._deployment = deployment
-        self._hooks: asyncio.Task[None] | None = hooks
-
-    async def __call__(self) -> None:
-        hooks, self._hooks = self._hooks, None
-        if hooks is None:
-            return
-        hooks.cancel()
-        try:
-            await hooks
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # the stop goes on whatever the hooks did
-            traceback.print_exc()
-        await self._deployment.close()
+        await rollout.close()
 
 
 def _with_toolchain(deployment: DeploymentSteps, extra: ExtraEnvironment) -> ExtraEnvironment:

@@ -1,0 +1,298 @@
+"""Replacing what a running supervisor runs: `sunup deploy` and `sunup redeploy` (spec §3).
+
+A *release* is what runs between two deploys: a plan, its deployment (builds, hooks, crons) and
+the supervisor of its instances. A deploy makes the next release:
+
+    deploy    the configuration read again → build (the old instances keep serving; a failing
+              build ends the deploy here, nothing touched) → wait for a running cron, saying so
+              → old instances stopped (SIGTERM → grace → SIGKILL) → new instances started from
+              the new build → deploy hook (new tree only) → post_deploy → crons
+    redeploy  the same plan and build: crons and instances stopped, started again, post_deploy
+
+One deploy at a time; a deploy runs in a task of its own, so it goes on whoever asked for it
+(its messages: `sunup.deploy.progress`). The daemon gives a `Launch` that makes the supervisor
+of a plan (not started yet) and an `on_switch` that learns each new release, so that control
+requests act on it. Web instances keep their ports from release to release when they can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from sunup.deploy.crons import CronScheduler
+from sunup.deploy.progress import DeployOutcome, DeployRun, Relay
+from sunup.errors import ConfigError, SunupError
+from sunup.plan.model import GroupPlan, ProjectPlan
+from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.launch import free_port
+from sunup.supervisor.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from sunup.config.loader import LoadedConfig
+
+
+class DeploymentSteps(Protocol):
+    """What a deployment does around the instances (`sunup.deploy.deployment.Deployment`)."""
+
+    async def build(self) -> None: ...
+
+    def app_dirs(self) -> Mapping[str, Path]: ...
+
+    def environment(self, group: GroupPlan) -> Mapping[str, str]: ...
+
+    async def after_start(
+        self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # What a deploy also needs of the deployment it replaces and of the one it makes.
+
+    @property
+    def crons(self) -> Mapping[str, CronScheduler]: ...
+
+    def trees(self) -> Mapping[str, str]: ...
+
+    async def wait_for_crons(self) -> None: ...
+
+
+#: Makes the supervisor of a plan's instances (not started); the third argument gives the next
+#: web instance's port, in the order of `sunup.supervisor.launch.instance_specs`.
+Launch = Callable[[ProjectPlan, DeploymentSteps | None, Callable[[], int]], Supervisor]
+#: Makes the deployment of a plan, saying things with the given function.
+Deployments = Callable[[ProjectPlan, Callable[[str], None]], DeploymentSteps]
+Load = Callable[[], "tuple[LoadedConfig, ProjectPlan]"]
+
+
+class DeployBusyError(SunupError):
+    """A deploy was asked for while another one runs."""
+
+
+class Release:
+    """One plan's instances, their deployment, and the hooks running after their start."""
+
+    def __init__(self, plan: ProjectPlan, deployment: DeploymentSteps | None, supervisor: Supervisor) -> None:
+        self.plan = plan
+        self.deployment = deployment
+        self.supervisor = supervisor
+        self.hooks: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def start(self, say: Callable[[str], None]) -> None:
+        """Start every instance; the deployment's hooks and crons follow in a task (`hooks`)."""
+        self.supervisor.start()
+        with_app = len(self.plan.apps) > 1
+        specs = [runner.spec for runner in self.supervisor.runners.values()]
+        for spec in specs:
+            if spec.port is not None:
+                say(f"{spec.id.label(with_app=with_app)} listens on http://127.0.0.1:{spec.port}")
+        if self.deployment is not None:
+            webs = [s for s in specs if s.id.group == "web" and s.id.index == 0]
+            self.hooks = asyncio.ensure_future(
+                self.deployment.after_start({s.id.app: s.environment for s in webs}, {s.id.app: s.cwd for s in webs})
+            )
+
+    def ports(self) -> dict[InstanceId, int]:
+        return {i: r.spec.port for i, r in self.supervisor.runners.items() if r.spec.port is not None}
+
+    async def stop(self) -> None:
+        """Hooks cancelled if they still run, crons stopped, then every instance (once)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        hooks, self.hooks = self.hooks, None
+        if hooks is not None:
+            hooks.cancel()
+            try:
+                await hooks
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the stop goes on whatever the hooks did
+                traceback.print_exc()
+        if self.deployment is not None:
+            await self.deployment.close()
+        await self.supervisor.stop_all()
+        self.supervisor.close()
+
+
+class Rollout:
+    """The release a supervisor runs now, and the deploys that replace it."""
+
+    def __init__(
+        self,
+        plan: ProjectPlan,
+        deployment: DeploymentSteps | None,
+        *,
+        launch: Launch,
+        relay: Relay,
+        deployments: Deployments | None = None,
+        load: Load | None = None,
+        on_switch: Callable[[Release], None] = lambda _release: None,
+    ) -> None:
+        self._launch = launch
+        self._relay = relay
+        self._deployments = deployments
+        self._load = load
+        self._on_switch = on_switch
+        self.release = Release(plan, deployment, launch(plan, deployment, free_port))
+        self.runs: dict[int, DeployRun] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return self.release.supervisor
+
+    def start(self) -> None:
+        """Start the first release."""
+        self.release.start(self._relay)
+
+    def crons(self) -> Mapping[str, CronScheduler]:
+        """The cron schedulers of the running release, by app."""
+        deployment = self.release.deployment
+        return deployment.crons if deployment is not None else {}
+
+    # -- deploys ----------------------------------------------------------------------------
+
+    def begin(self, *, build: bool) -> DeployRun:
+        """Start a deploy (`build`) or a redeploy in the background; its run gives its messages."""
+        if self._task is not None and not self._task.done():
+            running = self.runs[max(self.runs)]
+            raise DeployBusyError(
+                f"a {running.kind} is running already", hint="wait for it: `sunup deploy` shows it once it is done"
+            )
+        if build and (self._deployments is None or self._load is None):
+            raise SunupError("this supervisor was started without builds: it cannot deploy", hint="use `sunup up`")
+        run = DeployRun(max(self.runs, default=0) + 1, "deploy" if build else "redeploy")
+        self.runs = {n: r for n, r in self.runs.items() if n > run.number - 5}  # the last few
+        self.runs[run.number] = run
+        self._task = asyncio.ensure_future(self._run(run, build))
+        return run
+
+    async def _run(self, run: DeployRun, build: bool) -> None:
+        self._relay.run = run
+        try:
+            if build:
+                await self._deploy()
+            else:
+                await self._replace(self.release.plan, self.release.deployment)
+        except SunupError as exc:
+            run.finish(DeployOutcome(exc.message, exc.hint))
+        except asyncio.CancelledError:
+            run.finish(DeployOutcome(f"the {run.kind} was interrupted: the supervisor is stopping"))
+            raise
+        except Exception as exc:  # a bug: reported to the client, the supervisor goes on
+            traceback.print_exc()
+            run.finish(DeployOutcome(f"the {run.kind} failed: {type(exc).__name__}: {exc}"))
+        else:
+            run.finish(DeployOutcome())
+        finally:
+            self._relay.run = None
+
+    async def _deploy(self) -> None:
+        assert self._load is not None and self._deployments is not None
+        say = self._relay
+        say("reading the configuration")
+        try:
+            loaded, plan = await asyncio.to_thread(self._load)
+        except ConfigError as exc:
+            raise SunupError(
+                "\n".join([exc.message, *_diagnostics(exc.loaded)]),
+                hint="fix it; the running instances are untouched",
+            ) from None
+        for line in _diagnostics(loaded):
+            say(f"warning: {line}")
+        old = self.release
+        if plan.services != old.plan.services:
+            say("warning: the services changed; they keep running as they are (`sunup down`, `sunup up` applies them)")
+        deployment = self._deployments(plan, say)
+        await deployment.build()  # raises BuildFailure: nothing was stopped
+        if plan == old.plan and old.deployment is not None and old.deployment.trees() == deployment.trees():
+            say("nothing changed since the last deploy: the instances keep running (`sunup redeploy` restarts them)")
+            return
+        await self._replace(plan, deployment)
+
+    async def _replace(self, plan: ProjectPlan, deployment: DeploymentSteps | None) -> None:
+        """Stop the running release and start `plan`'s, then wait for its hooks."""
+        say = self._relay
+        old = self.release
+        if old.hooks is not None and not old.hooks.done():
+            say("waiting for the hooks of the running deployment")
+            with contextlib.suppress(Exception):
+                await asyncio.shield(old.hooks)
+        if old.deployment is not None:
+            await old.deployment.wait_for_crons()
+        say("stopping the running instances")
+        ports = old.ports()
+        await old.stop()
+        release = Release(plan, deployment, self._launch(plan, deployment, _kept_ports(plan, ports)))
+        self.release = release
+        self._on_switch(release)
+        say("starting the instances")
+        release.start(say)
+        if release.hooks is not None:
+            await asyncio.shield(release.hooks)
+
+    async def close(self) -> None:
+        """Interrupt a running deploy, then stop the running release."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.release.stop()
+
+
+def project_loader(project_root: Path) -> Load:
+    """Reads the project's configuration again and resolves its plan, as `sunup up` did."""
+
+    def load() -> tuple[LoadedConfig, ProjectPlan]:
+        from sunup.project import load_plan
+
+        return load_plan(project_root)
+
+    return load
+
+
+def _diagnostics(loaded: LoadedConfig) -> Iterator[str]:
+    for diagnostic in loaded.diagnostics.sorted():
+        where = f"{diagnostic.mark}: " if diagnostic.mark else ""
+        hint = f" (hint: {diagnostic.hint})" if diagnostic.hint else ""
+        yield f"{where}{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}{hint}"
+
+
+def _kept_ports(plan: ProjectPlan, previous: Mapping[InstanceId, int]) -> Callable[[], int]:
+    """Each web instance's port of the previous release when it is free again, else a new one.
+
+    The ports are asked for in the order `instance_specs` makes the instances: by app, web first.
+    """
+    wanted = iter(
+        [
+            previous.get(InstanceId(app.name, group.name, index))
+            for app in plan.apps
+            for group in app.groups
+            if group.commands is not None and group.is_web and group.socket_family != "unix"
+            for index in range(group.resources.count)
+        ]
+    )
+
+    def port() -> int:
+        old = next(wanted, None)
+        return old if old is not None and _free(old) else free_port()
+
+    return port
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
