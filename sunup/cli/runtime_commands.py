@@ -28,6 +28,8 @@ from sunup.supervisor.statedir import StateDir, holder
 #: How long `up -d` then waits for every instance to be up.
 READY_TIMEOUT = 120.0
 NOT_RUNNING_HINT = "start it with `sunup up` (or `sunup up -d` in the background)"
+#: Log types that only web instance 0 has.
+WEB_ZERO_LOGS = ("cron", "deploy", "post-deploy")
 
 
 def _root(ctx: click.Context) -> Path:
@@ -116,15 +118,17 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
             f"sunup is already running for this project{f' (pid {running})' if running > 0 else ''}",
             hint="see it with `sunup ps`; stop it with `sunup down`",
         )
+    if loaded.diagnostics.warnings:  # e.g. a cron more frequent than Upsun allows
+        output.diagnostics(loaded)
     import asyncio
 
-    from sunup.deploy.deployment import Deployment
+    from sunup.deploy.deployment import deployments_for
     from sunup.supervisor.daemon import serve
 
+    deployments = deployments_for(loaded.root, state.root)
     if not detach:
-        deployment = Deployment(plan, loaded.root, state.root, _say)
         asyncio.run(
-            serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say, deployment=deployment)
+            serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say, deployments=deployments)
         )
         return EXIT_OK
     from sunup.supervisor.background import ReadyChannel
@@ -140,7 +144,7 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
                 foreground=False,
                 say=channel.say,
                 ready=channel.ready,
-                deployment=Deployment(plan, loaded.root, state.root, channel.say),
+                deployments=deployments,
             )
         )
 
@@ -282,7 +286,10 @@ def workers(ctx: click.Context, as_json: bool, app: str | None) -> int:
 
 @click.command()
 @click.argument(
-    "log_type", metavar="[TYPE]", default="app", type=click.Choice(["app", "cron", "deploy", "post-deploy"])
+    "log_type",
+    metavar="[TYPE]",
+    default="app",
+    type=click.Choice(["app", "cron", "deploy", "post-deploy", "build"]),
 )
 @selection_options
 @click.option(
@@ -301,11 +308,24 @@ def logs(
     lines: int,
     follow: bool,
 ) -> int:
-    """Show an instance's log (TYPE: app, the default); the web instance unless told otherwise."""
+    """Show an instance's log (TYPE: app, the default); the web instance unless told otherwise.
+
+    `cron`, `deploy` and `post-deploy` are the logs of web instance 0, where crons and those
+    hooks run; `build` is the app's build log.
+    """
     from sunup.supervisor.logreader import follow as follow_file
     from sunup.supervisor.logreader import last_lines
 
-    path = _log_path(ctx, log_type, _selection(app, web or worker is None, worker, index))
+    if log_type in WEB_ZERO_LOGS and (worker is not None or index not in (None, 0)):
+        raise SelectionError(
+            f"the {log_type} log is web instance 0's: crons, deploy and post_deploy run there only",
+            hint=f"sunup logs {log_type}" + (f" -A {app}" if app else ""),
+        )
+    path = _log_path(
+        ctx, "app" if log_type == "build" else log_type, _selection(app, web or worker is None, worker, index)
+    )
+    if log_type == "build":
+        path = path.parent.parent / "build.log"  # logs/<app>/build.log
     if not path.exists() and not follow:
         output.info(f"no {log_type} log yet ({path})")
         return EXIT_OK

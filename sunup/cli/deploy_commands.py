@@ -1,0 +1,195 @@
+"""Deploying while sunup runs: `deploy`, `redeploy`, `crons`, `cron:run`, `cron:cancel`.
+
+Every command talks to the running supervisor through its control socket; the supervisor does
+the work (`sunup.deploy.rollout`, `sunup.deploy.crons`), so a deploy goes on when its command is
+interrupted. `deploy` and `redeploy` show the deploy's messages as they come (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import zoneinfo
+from typing import Any
+
+import click
+
+from sunup.cli import output
+from sunup.cli.runtime_commands import _call, _say, _state
+from sunup.errors import EXIT_OK, RuntimeFailure
+from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.report import ps_table
+
+#: How long one `deploy-progress` request waits for news (the supervisor caps it at 60 s).
+PROGRESS_WAIT = 30.0
+
+
+@click.command()
+@click.pass_context
+def deploy(ctx: click.Context) -> int:
+    """Deploy the project as it is now: rebuild when it changed, then replace the instances.
+
+    The configuration is read again and the build runs while the old instances keep serving; a
+    failing build leaves them running. Then, as on Upsun: a running cron is waited for, the old
+    instances stop, the new ones start from the new build, and web instance 0 runs the deploy
+    hook (new code only) and post_deploy. Crons start again after them.
+    """
+    return _follow(ctx, "deploy")
+
+
+@click.command()
+@click.pass_context
+def redeploy(ctx: click.Context) -> int:
+    """Restart every instance and run post_deploy: no build, no deploy hook."""
+    return _follow(ctx, "redeploy")
+
+
+def _follow(ctx: click.Context, command: str) -> int:
+    """Start a deploy, show its messages until it ends, then the instances; fail as it failed."""
+    state = _state(ctx)
+    started = _call(state, command)
+    number, after = started["deploy"], 0
+    try:
+        while True:
+            page = _call(
+                state, "deploy-progress", limit=PROGRESS_WAIT + 30, deploy=number, after=after, wait=PROGRESS_WAIT
+            )
+            for line in page["lines"]:
+                _say(line)
+            after = page["next"]
+            if page["done"]:
+                break
+    except KeyboardInterrupt:
+        output.warning(f"the {command} goes on in the supervisor", hint="see the instances with `sunup ps`")
+        return 130
+    outcome = page["outcome"]
+    if not outcome["ok"]:
+        raise RuntimeFailure(outcome["error"], hint=outcome["hint"])
+    headers, rows = ps_table(_call(state, "ps"))
+    output.table(headers, rows)
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-A", "--app", "app", metavar="APP", help="Only this application's crons.")
+@click.pass_context
+def crons(ctx: click.Context, as_json: bool, app: str | None) -> int:
+    """List the crons: spec, next run (in the app's timezone), running since, last run and exit."""
+    items = _call(_state(ctx), "crons", app=app)
+    if as_json:
+        output.json_data(items)
+        return EXIT_OK
+    if not items:
+        output.info("no crons")
+        return EXIT_OK
+    with_app = len({i["app"] for i in items}) > 1
+    rows = [
+        [
+            f"{i['app']}/{i['name']}" if with_app else i["name"],
+            i["spec"],
+            _when(i["next_run"], i["timezone"]) if i["scheduled"] else "after the deploy hooks",
+            _running(i),
+            _when(i["last"]["started"], i["timezone"], seconds=True) if i["last"] else "",
+            _exit(i["last"]),
+        ]
+        for i in items
+    ]
+    output.table(["cron", "spec", "next run", "running since", "last run", "last exit"], rows)
+    return EXIT_OK
+
+
+@click.command(name="cron:run")
+@click.argument("name")
+@click.option("-A", "--app", "app", metavar="APP", help="The application (when several have this cron).")
+@click.option("--no-wait", is_flag=True, help="Return once it is queued; do not wait for it to end.")
+@click.pass_context
+def cron_run(ctx: click.Context, name: str, app: str | None, no_wait: bool) -> int:
+    """Run cron NAME now (after the running cron, if any) and show its output.
+
+    Its exit status is sunup's (128 + N when it died of signal N).
+    """
+    state = _state(ctx)
+    if no_wait:
+        _call(state, "cron:run", app=app, name=name, wait=False)
+        output.info(f"sunup: cron {name} queued; its output goes to cron.log (`sunup logs cron`)")
+        return EXIT_OK
+    log = None
+    for item in _call(state, "crons", app=app):
+        if item["name"] == name:
+            log = state.log_dir(InstanceId(item["app"], "web", 0)) / "cron.log"
+            output.info(f"sunup: running cron {name}")
+    start = log.stat().st_size if log is not None and log.exists() else 0
+    result = _call(state, "cron:run", limit=None, app=app, name=name, wait=True)
+    log = state.log_dir(InstanceId(result["app"], "web", 0)) / "cron.log"
+    with log.open("rb") as handle:
+        handle.seek(start)
+        text = handle.read().decode("utf-8", "replace").rstrip("\n")
+    if text:
+        output.data(text)
+    run = result["run"]
+    output.info(f"sunup: cron {name} {'cancelled' if run['cancelled'] else 'ended'} after {run['duration']:.1f} s")
+    status = int(run["status"])
+    return status if status >= 0 else 128 - status
+
+
+@click.command(name="cron:cancel")
+@click.argument("name")
+@click.option("-A", "--app", "app", metavar="APP", help="The application (when several have this cron).")
+@click.pass_context
+def cron_cancel(ctx: click.Context, name: str, app: str | None) -> int:
+    """Cancel cron NAME: its stop command or SIGTERM, SIGKILL after its shutdown_timeout."""
+    result = _call(_state(ctx), "cron:cancel", limit=None, app=app, name=name)
+    if result["cancelled"] == "running":
+        run = result["run"] or {}
+        ended = _exit({**run, "cancelled": False}) if run else "?"
+        output.info(f"sunup: cron {name} cancelled after {run.get('duration', 0):.1f} s ({ended})")
+    elif result["cancelled"] == "queued":
+        output.info(f"sunup: cron {name} was waiting to run; it will not run now")
+    else:
+        output.info(f"sunup: cron {name} is not running; nothing to cancel")
+    return EXIT_OK
+
+
+# Formatting.
+
+
+def _when(moment: str | None, timezone: str, *, seconds: bool = False) -> str:
+    """An ISO time shown in the app's timezone."""
+    if not moment:
+        return ""
+    try:
+        zone: datetime.tzinfo = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.UTC
+    shown = datetime.datetime.fromisoformat(moment).astimezone(zone)
+    return shown.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def _running(item: dict[str, Any]) -> str:
+    since = item["running_since"]
+    if since:
+        started = datetime.datetime.fromisoformat(since)
+        elapsed = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        return f"{_when(since, item['timezone'], seconds=True)} ({elapsed:.0f} s)"
+    return "queued" if item["queued"] else ""
+
+
+def _exit(run: dict[str, Any] | None) -> str:
+    if not run:
+        return ""
+    status = int(run["status"])
+    ended = str(status) if status >= 0 else _signal_name(-status)
+    return f"cancelled, {ended}" if run["cancelled"] else ended
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def register(cli: click.Group) -> None:
+    for command in (deploy, redeploy, crons, cron_run, cron_cancel):
+        cli.add_command(command)
