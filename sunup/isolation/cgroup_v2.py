@@ -111,10 +111,19 @@ class CgroupV2Isolation:
 
     def prepare(self, instance_id: str, limits: Limits | None = None) -> CgroupV2Group:
         group = CgroupV2Group(instance_id, self._top / cgroupfs.instance_dir_name(instance_id), limits)
-        if group.directory.exists():
-            group.remove()
-        cgroupfs.make_dir(group.directory)
-        group.apply_limits()
+        try:
+            group.directory.mkdir()
+            fresh = True
+        except FileExistsError:
+            # Reused (a restart, or a dead supervisor's): emptied, limits rewritten, counters
+            # taken from here.
+            fresh = False
+            if not group.empty():
+                group.kill_all()
+            group.rebase()
+        except OSError as exc:
+            raise IsolationError(f"cannot create the cgroup {group.directory}: {exc.strerror}") from exc
+        group.apply_limits(fresh=fresh)
         self._prepared.add(instance_id)
         return group
 
@@ -166,6 +175,8 @@ class CgroupV2Group:
         self._instance_id = instance_id
         self.directory = directory
         self._limits = limits
+        self._cpu_base = 0.0
+        self._oom_base = 0
 
     @property
     def instance_id(self) -> str:
@@ -175,20 +186,24 @@ class CgroupV2Group:
     def limits(self) -> Limits | None:
         return self._limits
 
-    def apply_limits(self) -> None:
-        limits = self._limits
-        if limits is None:
-            return
+    def rebase(self) -> None:
+        """Count CPU time and OOM kills from now on."""
+        self._cpu_base = self._cpu_total()
+        self._oom_base = self._oom_kills()
+
+    def apply_limits(self, *, fresh: bool) -> None:
+        """Write the limits; on a reused group, also lift those no longer wanted."""
+        limits = self._limits or Limits()
         d = self.directory
-        if limits.cpu is not None and (d / "cpu.max").exists():
-            quota = max(CPU_MIN_QUOTA_US, round(limits.cpu * CPU_PERIOD_US))
+        if (limits.cpu is not None or not fresh) and (d / "cpu.max").exists():
+            quota = "max" if limits.cpu is None else str(max(CPU_MIN_QUOTA_US, round(limits.cpu * CPU_PERIOD_US)))
             cgroupfs.write(d / "cpu.max", f"{quota} {CPU_PERIOD_US}")
-        if limits.memory_bytes is not None and (d / "memory.max").exists():
-            cgroupfs.write(d / "memory.max", str(limits.memory_bytes))
+        if (limits.memory_bytes is not None or not fresh) and (d / "memory.max").exists():
+            cgroupfs.write(d / "memory.max", "max" if limits.memory_bytes is None else str(limits.memory_bytes))
             if (d / "memory.swap.max").exists():
-                cgroupfs.write(d / "memory.swap.max", "0")
-        if limits.pids is not None and (d / "pids.max").exists():
-            cgroupfs.write(d / "pids.max", str(limits.pids))
+                cgroupfs.write(d / "memory.swap.max", "0" if limits.memory_bytes is not None else "max")
+        if (limits.pids is not None or not fresh) and (d / "pids.max").exists():
+            cgroupfs.write(d / "pids.max", "max" if limits.pids is None else str(limits.pids))
 
     @property
     def environment(self) -> Mapping[str, str]:
@@ -269,9 +284,15 @@ class CgroupV2Group:
         finally:
             os.close(fd)
 
+    def _cpu_total(self) -> float:
+        return cgroupfs.read_keyed(self.directory / "cpu.stat").get("usage_usec", 0) / 1e6
+
+    def _oom_kills(self) -> int:
+        return cgroupfs.read_keyed(self.directory / "memory.events").get("oom_kill", 0)
+
     def stats(self) -> CgroupStats:
         d = self.directory
-        cpu_seconds = cgroupfs.read_keyed(d / "cpu.stat").get("usage_usec", 0) / 1e6
+        cpu_seconds = self._cpu_total() - self._cpu_base
         current = cgroupfs.read_optional(d / "memory.current")
         inactive = cgroupfs.read_keyed(d / "memory.stat").get("inactive_file", 0)
         limit = (cgroupfs.read_optional(d / "memory.max") or "max").strip()
@@ -282,7 +303,7 @@ class CgroupV2Group:
         )
 
     def oom_killed(self) -> bool:
-        return cgroupfs.read_keyed(self.directory / "memory.events").get("oom_kill", 0) > 0
+        return self._oom_kills() > self._oom_base
 
     def remove(self) -> None:
         if self.directory.exists() and not self.empty():

@@ -58,7 +58,7 @@ class Limits:
 class CgroupStats:
     """What an instance's processes use now, from the cgroup's own accounting where there is one."""
 
-    #: CPU time (user + system) of every process that ran in the group since it was prepared.
+    #: CPU time (user + system) of every process that ran in the group since `prepare`.
     cpu_seconds: float
     #: Memory in use, page cache that can be dropped (inactive files) excluded.
     memory_bytes: int
@@ -148,10 +148,10 @@ class Isolation(Protocol):
         ...
 
     def prepare(self, instance_id: str, limits: Limits | None = None) -> InstanceCgroup:
-        """A fresh, empty group for the instance with `limits` applied.
+        """An empty group for the instance with `limits` applied; call it before every start.
 
-        A group left under that name is killed and replaced, so its counters (CPU, OOM kills)
-        start from zero. Call it before every start of the instance.
+        A group left under that name (the last run's, or a dead supervisor's) is emptied and
+        reused, with its limits rewritten and its counters (CPU time, OOM kills) counted afresh.
         """
         ...
 

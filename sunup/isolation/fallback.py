@@ -33,7 +33,7 @@ TAG_VARIABLE = "SUNUP_ISOLATION_TAG"
 
 #: How many scans a kill may take to catch processes forking while they are being stopped.
 STOP_ROUNDS = 20
-#: How old a scan of /proc `stats` may reuse from an earlier `stats` (a scan costs ~10 ms).
+#: How old a scan `stats` may reuse from an earlier `stats`.
 STATS_MAX_AGE = 0.5
 
 
@@ -47,26 +47,39 @@ class Snapshot:
 
 
 class Census:
-    """The scans of /proc shared by the groups of one isolation."""
+    """The scans of /proc shared by the groups of one isolation.
+
+    Reading every process's environment is most of a scan's cost; a process's tag is kept for as
+    long as its pid, start time and command name stay the same (the environment changes only at
+    exec(2), which renames the process in practice). `stats` may reuse an earlier `stats` scan
+    for a moment; every other question gets a fresh scan.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._display: Snapshot | None = None
+        #: {(pid, start time, command name): tag or None}
+        self._tags: dict[tuple[int, int, str], str | None] = {}
 
     def take(self, max_age: float = 0.0) -> Snapshot:
-        """A fresh scan; or, with `max_age`, the last scan taken with a `max_age` if it is at most
-        that old (so that `ps` of 200 instances scans once, and no kill ever reuses a scan)."""
+        """A fresh scan; or, with `max_age`, the last scan taken with a `max_age` if it is at
+        most that old (so that `ps` of 200 instances scans once)."""
         now = self._clock()
         if max_age > 0 and self._display is not None and now - self._display.taken <= max_age:
             return self._display
         table = proctree.scan()
         me = os.getpid()
+        known = self._tags
+        self._tags = {}
         tags: dict[int, str] = {}
         for pid, info in table.items():
-            if info.alive and pid != me:
-                tag = proctree.environ_value(pid, TAG_VARIABLE)
-                if tag is not None:
-                    tags[pid] = tag
+            if not info.alive or pid == me:
+                continue
+            key = (pid, info.start_ticks, info.comm)
+            tag = known[key] if key in known else proctree.environ_value(pid, TAG_VARIABLE)
+            self._tags[key] = tag
+            if tag is not None:
+                tags[pid] = tag
         snapshot = Snapshot(table, tags, now)
         if max_age > 0:
             self._display = snapshot

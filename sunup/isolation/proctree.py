@@ -28,6 +28,8 @@ class ProcessInfo:
     #: user + system CPU time in clock ticks.
     cpu_ticks: int
     rss_pages: int
+    #: The command name (changes at exec(2)).
+    comm: str = ""
 
     @property
     def alive(self) -> bool:
@@ -36,10 +38,11 @@ class ProcessInfo:
 
 def parse_stat(pid: int, text: str) -> ProcessInfo | None:
     """One /proc/<pid>/stat line; the command name may hold spaces and parentheses."""
-    _, paren, rest = text.rpartition(")")
+    head, paren, rest = text.rpartition(")")
     fields = rest.split()
     if not paren or len(fields) < 22:
         return None
+    comm = head.partition("(")[2]
     return ProcessInfo(
         pid=pid,
         ppid=int(fields[1]),
@@ -49,20 +52,27 @@ def parse_stat(pid: int, text: str) -> ProcessInfo | None:
         start_ticks=int(fields[19]),
         cpu_ticks=int(fields[11]) + int(fields[12]),
         rss_pages=int(fields[21]),
+        comm=comm,
     )
 
 
 def read_process(pid: int) -> ProcessInfo | None:
     """The process `pid`, None when there is none."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return parse_stat(pid, stat.read())
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except (FileNotFoundError, ProcessLookupError):
         return None
+    try:
+        data = os.read(fd, 4096)
+    except ProcessLookupError:
+        return None
+    finally:
+        os.close(fd)
+    return parse_stat(pid, data.decode(errors="replace")) if data else None
 
 
 def scan() -> dict[int, ProcessInfo]:
-    """Every process visible in /proc, by pid."""
+    """Every process visible in /proc, by pid (os.open/os.read: a scan is a hot path)."""
     table: dict[int, ProcessInfo] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():

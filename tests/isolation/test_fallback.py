@@ -26,7 +26,7 @@ def test_each_instance_gets_its_own_tag_in_its_environment(tmp_path: Path) -> No
     assert web.split("/")[0] == queue.split("/")[0]
 
 
-def test_a_display_scan_is_reused_while_recent_and_never_for_a_kill() -> None:
+def test_a_display_scan_is_reused_while_recent_and_never_for_other_questions() -> None:
     """take(max_age) reuses the last take(max_age) scan younger than max_age; take() always rescans."""
     clock = Ticks()
     census = Census(clock)

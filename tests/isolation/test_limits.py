@@ -111,3 +111,20 @@ def test_limits_must_be_positive() -> None:
     for bad in ({"cpu": 0.0}, {"memory_mb": 0}, {"pids": -1}):
         with pytest.raises(ValueError):
             Limits(**bad)
+
+
+def test_preparing_again_lifts_limits_no_longer_wanted(harness: Harness) -> None:
+    """prepare() of an existing group without a memory limit removes the limit it had."""
+    require_limit(harness, "memory")
+    assert harness.prepare("web.0", Limits(memory_mb=224)).stats().memory_limit == 224 * 1024 * 1024
+    assert harness.prepare("web.0").stats().memory_limit is None
+
+
+def test_preparing_again_counts_cpu_time_from_zero(harness: Harness) -> None:
+    """The CPU time of a group prepared again starts from zero, not from the last run's."""
+    group = harness.prepare()
+    child = harness.start(group, "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+    assert child.wait(timeout=60) == 0
+    if harness.backend != "none":
+        assert group.stats().cpu_seconds > 0.05
+    assert harness.prepare().stats().cpu_seconds < 0.05
