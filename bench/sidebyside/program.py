@@ -27,6 +27,9 @@ class Program:
     #: A POSIX shell command line.
     command: str
     count: int = 1
+    #: CPU size for managers that limit instances (sunup: 0.5 by default, as on Upsun); the
+    #: peers do not limit.
+    cpu: float | None = None
 
     @property
     def needs_shell(self) -> bool:

@@ -67,7 +67,12 @@ class Session:
         self._stoppers: list[threading.Thread] = []
 
     def launch(self, programs: Sequence[Program]) -> Launched:
-        """Start the manager (again: whatever an earlier one left runs on, as it would for a user)."""
+        """Start the manager (again: whatever an earlier one left runs on, as it would for a user).
+
+        The first launch of a session is preceded by the driver's untimed warm-up.
+        """
+        if not self.launches:
+            self.driver.warm_up(programs, self.workdir, self.marker)
         launched = self.driver.launch(programs, self.workdir, self.marker)
         self.launches.append(launched)
         return launched

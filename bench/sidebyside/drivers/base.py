@@ -45,6 +45,10 @@ class Driver(Protocol):
         """Why this manager cannot run here, or None."""
         ...
 
+    def warm_up(self, programs: Sequence[Program], workdir: Path, marker: str) -> None:
+        """Do, untimed, what a user's second start would not redo (sunup: the build)."""
+        ...
+
     def launch(self, programs: Sequence[Program], workdir: Path, marker: str) -> Launched: ...
 
     def manager_pid(self, launched: Launched) -> int | None:
@@ -67,15 +71,18 @@ def spawn(
     workdir: Path,
     marker: str,
     programs: Sequence[Program],
+    *,
     extra_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Launched:
-    """Start `argv` in `workdir`, in its own session, with the marker; output to manager.out."""
+    """Start `argv` in `cwd` (default `workdir`), in its own session, with the marker; output
+    to `workdir`/manager.out."""
     output = open(workdir / "manager.out", "wb")  # noqa: SIM115 - closed by `release`
     env = {**os.environ, **(extra_env or {}), MARKER_VARIABLE: marker, "PYTHONUNBUFFERED": "1"}
     started_at = time.monotonic()
     process = subprocess.Popen(
         list(argv),
-        cwd=workdir,
+        cwd=cwd or workdir,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=output,
@@ -104,9 +111,13 @@ def release(launched: Launched) -> None:
     launched.output.close()
 
 
-def run_quietly(argv: Sequence[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+def run_quietly(
+    argv: Sequence[str], cwd: Path, timeout: float, marker: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """A manager's control command (supervisorctl, circusctl, sunup down), output captured.
 
-    It does not carry the run's marker: it is a client, not part of what is measured.
+    It carries the run's marker only when it may start something (it is a client otherwise, not
+    part of what is measured).
     """
-    return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    env = {**os.environ, MARKER_VARIABLE: marker} if marker else None
+    return subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)

@@ -19,6 +19,9 @@ class CircusDriver:
     def unavailable(self) -> str | None:
         return None if peer_bin("circusd").exists() else "bench/.venv has no circusd"
 
+    def warm_up(self, programs: Sequence[Program], workdir: Path, marker: str) -> None:
+        return None
+
     def launch(self, programs: Sequence[Program], workdir: Path, marker: str) -> Launched:
         config = workdir / "circus.ini"
         (workdir / "logs").mkdir(exist_ok=True)

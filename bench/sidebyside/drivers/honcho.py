@@ -18,6 +18,9 @@ class HonchoDriver:
     def unavailable(self) -> str | None:
         return None if peer_bin("honcho").exists() else "bench/.venv has no honcho"
 
+    def warm_up(self, programs: Sequence[Program], workdir: Path, marker: str) -> None:
+        return None
+
     def launch(self, programs: Sequence[Program], workdir: Path, marker: str) -> Launched:
         procfile = workdir / "Procfile"
         procfile.write_text("".join(f"{p.name}: {p.command}\n" for p in programs))

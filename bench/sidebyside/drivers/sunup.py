@@ -53,21 +53,43 @@ class SunupDriver:
             self._counts = _supports("resources:set")
         return self._counts
 
+    def warm_up(self, programs: Sequence[Program], workdir: Path, marker: str) -> None:
+        """Build the app once (`up -d`, then `down`): the build is reused by the timed start, as
+        on a developer's second `sunup up`; the peers have nothing to build."""
+        project = self._write(programs, workdir, marker)
+        for argv, timeout in (([*sunup_argv(), "up", "-d", "--settle", "0"], 300.0), ([*sunup_argv(), "down"], 90.0)):
+            done = run_quietly(argv, project, timeout, marker)
+            if done.returncode != 0:
+                raise RuntimeError(f"warm-up `{' '.join(argv[-3:])}` failed: {done.stderr.strip()[-500:]}")
+
     def launch(self, programs: Sequence[Program], workdir: Path, marker: str) -> Launched:
+        project = self._write(programs, workdir, marker)
+        # Output outside the project: a file in it would change the app's tree and its build.
+        launched = spawn([*sunup_argv(), "up", "-d"], workdir, marker, programs, extra_env=self._env, cwd=project)
+        launched.extra["project"] = project
+        workers = self._workers(programs)
+        if len(workers) > len(programs):
+            launched.extra["note"] = f"as {len(workers)} workers"
+        cpus = {p.cpu for p in programs if p.cpu is not None}
+        if cpus and self.counts_supported():
+            launched.extra["note"] = f"instances at {', '.join(f'{c:g}' for c in sorted(cpus))} CPU"
+        return launched
+
+    def _write(self, programs: Sequence[Program], workdir: Path, marker: str) -> Path:
+        """The project folder with its config and its resources set (counts, CPU sizes)."""
         project = workdir / "project"
         workers = self._workers(programs)
         write_project(project, workers, marker)
+        settings: list[str] = []
         if self.counts_supported():
             counts = ",".join(f"{name}:{count}" for name, _, count in workers if count > 1)
-            if counts:
-                done = run_quietly([*sunup_argv(), "resources:set", "--count", counts], project, timeout=60)
-                if done.returncode != 0:
-                    raise RuntimeError(f"sunup resources:set --count {counts} failed: {done.stderr.strip()}")
-        launched = spawn([*sunup_argv(), "up", "-d"], project, marker, programs, self._env)
-        launched.extra["project"] = project
-        if len(workers) > len(programs):
-            launched.extra["note"] = f"as {len(workers)} workers"
-        return launched
+            sizes = ",".join(f"{p.name}:{p.cpu:g}" for p in programs if p.cpu is not None)
+            settings = [*(["--count", counts] if counts else []), *(["--size", sizes] if sizes else [])]
+        if settings:
+            done = run_quietly([*sunup_argv(), "resources:set", *settings], project, timeout=60)
+            if done.returncode != 0:
+                raise RuntimeError(f"sunup resources:set {' '.join(settings)} failed: {done.stderr.strip()}")
+        return project
 
     def _workers(self, programs: Sequence[Program]) -> list[tuple[str, str, int]]:
         """(worker name, start command, count) for each worker of the project."""

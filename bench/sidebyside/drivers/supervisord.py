@@ -21,6 +21,9 @@ class SupervisordDriver:
     def unavailable(self) -> str | None:
         return None if peer_bin("supervisord").exists() else "bench/.venv has no supervisord"
 
+    def warm_up(self, programs: Sequence[Program], workdir: Path, marker: str) -> None:
+        return None
+
     def launch(self, programs: Sequence[Program], workdir: Path, marker: str) -> Launched:
         config = workdir / "supervisord.conf"
         (workdir / "logs").mkdir(exist_ok=True)

@@ -20,6 +20,8 @@ from sidebyside.program import LINE_BYTES, Program, is_sleep, writer
 from sidebyside.session import Measurement, Metric, Options, Session, opened
 
 STREAMS = 4
+#: The writers' CPU size where a manager limits it: the whole machine's worth, so none is throttled.
+WRITER_CPU = 2.0
 SLEEP = 36004
 #: The output is complete when the log files have not grown for this long and every writer is done.
 QUIET = 1.0
@@ -43,10 +45,11 @@ def run(driver: Driver, options: Options) -> list[Measurement]:
     lines = options.pick(250_000, 50_000)
     payload = STREAMS * lines * LINE_BYTES
     title = f"logs {STREAMS}x{lines:,} lines"
-    programs = [Program(f"w{i}", writer(i, lines, SLEEP)) for i in range(STREAMS)]
+    # sunup limits each instance to 0.5 CPU by default (as Upsun does); the peers limit nothing.
+    programs = [Program(f"w{i}", writer(i, lines, SLEEP), cpu=WRITER_CPU) for i in range(STREAMS)]
     done = is_sleep(SLEEP)
     with opened(driver) as session:
-        session.launch(programs)
+        launched = session.launch(programs)
         manager = session.wait_manager()
         first, cpu_first = _first_byte(session, manager)
         last, cpu_last = _last_byte(session, manager, lambda: sum(done(p.cmdline) for p in session.tracker.scan()))
@@ -57,7 +60,10 @@ def run(driver: Driver, options: Options) -> list[Measurement]:
     elapsed = max(last - first, 1e-6)
     return [
         Measurement(
-            Metric(f"{title}: throughput", "MB/s", lower_is_better=False), driver.name, payload / 1e6 / elapsed
+            Metric(f"{title}: throughput", "MB/s", lower_is_better=False),
+            driver.name,
+            payload / 1e6 / elapsed,
+            str(launched.extra.get("note", "")),
         ),
         Measurement(
             Metric(f"{title}: manager CPU per 100 MB", "CPU-s"),
