@@ -31,6 +31,7 @@ from sunup.errors import ConfigError, SunupError
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import free_port
+from sunup.supervisor.lifecycle import InstanceState
 from sunup.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ class Release:
         self._stopped = False
 
     def start(self, say: Callable[[str], None]) -> None:
-        """Start every instance; the deployment's hooks and crons follow in a task (`hooks`)."""
+        """Start every instance; once each is up (its post_start done), the deployment's hooks and
+        crons follow, in a task (`hooks`)."""
         self.supervisor.start()
         with_app = len(self.plan.apps) > 1
         specs = [runner.spec for runner in self.supervisor.runners.values()]
@@ -95,8 +97,17 @@ class Release:
         if self.deployment is not None:
             webs = [s for s in specs if s.id.group == "web" and s.id.index == 0]
             self.hooks = asyncio.ensure_future(
-                self.deployment.after_start({s.id.app: s.environment for s in webs}, {s.id.app: s.cwd for s in webs})
+                self._after_ready(
+                    self.deployment, {s.id.app: s.environment for s in webs}, {s.id.app: s.cwd for s in webs}
+                )
             )
+
+    async def _after_ready(
+        self, deployment: DeploymentSteps, environment: Mapping[str, Mapping[str, str]], cwd: Mapping[str, Path]
+    ) -> None:
+        runners = list(self.supervisor.runners.values())
+        await self.supervisor.wait_for(lambda: all(r.status.state is not InstanceState.STARTING for r in runners))
+        await deployment.after_start(environment, cwd)
 
     def ports(self) -> dict[InstanceId, int]:
         return {i: r.spec.port for i, r in self.supervisor.runners.items() if r.spec.port is not None}
