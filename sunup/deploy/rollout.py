@@ -83,7 +83,7 @@ class Release:
         self.deployment = deployment
         self.supervisor = supervisor
         self.hooks: asyncio.Task[None] | None = None
-        self._stopped = False
+        self._stopping: asyncio.Future[None] | None = None
 
     def start(self, say: Callable[[str], None]) -> None:
         """Start every instance; once each is up (its post_start done), the deployment's hooks and
@@ -113,10 +113,13 @@ class Release:
         return {i: r.spec.port for i, r in self.supervisor.runners.items() if r.spec.port is not None}
 
     async def stop(self) -> None:
-        """Hooks cancelled if they still run, crons stopped, then every instance (once)."""
-        if self._stopped:
-            return
-        self._stopped = True
+        """Hooks cancelled if they still run, crons stopped, then every instance. Done once: a
+        second call (or a caller cancelled half-way) waits for the same stop to end."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
         hooks, self.hooks = self.hooks, None
         if hooks is not None:
             hooks.cancel()
