@@ -4,6 +4,9 @@ The process gets its own session (so its process group can be signalled as one),
 /dev/null, stdout and stderr on one pipe (so their lines keep their order), and
 `PR_SET_PDEATHSIG=SIGKILL`: if the supervisor dies, the kernel kills it. That is done by
 `setpriv --pdeathsig` when the machine has it (keeps vfork(2): fast), else by a `preexec_fn`.
+A process with a mount namespace (`sunup.mounts`) is started by the `sunup-enter` helper, which
+enters the namespace, sets the death signal and execs it (vfork kept); without the helper, a
+`preexec_fn` does the same (fork(2): slower; docs/mounts.md has the figures).
 
 Its end is watched through a pidfd (readable when it exits), its output through the pipe, both
 by the event loop; the supervisor never waits on the pipe's end of file.
@@ -21,6 +24,9 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from sunup.mounts.helper import helper_argv
+from sunup.mounts.namespace import NamespaceSetup, child_setup
 
 #: Bigger pipes mean fewer wake-ups under heavy output (Linux: F_SETPIPE_SZ).
 PIPE_SIZE = 1024 * 1024
@@ -68,12 +74,27 @@ def output_pipe() -> tuple[int, int]:
     return read_end, write_end
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, output: int) -> Child:
-    """Start `argv` in its own session with stdout and stderr on `output`.
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    output: int,
+    namespace: NamespaceSetup | None = None,
+    helper: Path | None = None,
+) -> Child:
+    """Start `argv` in its own session with stdout and stderr on `output`, in `namespace` if given.
 
-    Raises OSError when it cannot be started (missing folder, no /bin/sh...).
+    Raises OSError when it cannot be started (missing folder, no /bin/sh...). A namespace that
+    cannot be entered makes the child exit with status 125 after saying why on its stderr. The
+    `helper` (`sunup-enter`) enters it if given, else a `preexec_fn`.
     """
-    if _SETPRIV is not None:
+    if namespace is not None and helper is not None:
+        argv = helper_argv(helper, namespace, list(argv))
+        preexec: Callable[[], None] | None = None
+    elif namespace is not None:
+        preexec = child_setup(namespace)
+    elif _SETPRIV is not None:
         argv = [_SETPRIV, "--pdeathsig", "KILL", *argv]
         preexec = None
     else:
@@ -87,7 +108,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, output: int
         env=dict(env),
         start_new_session=True,
         close_fds=True,
-        # The supervisor runs no threads; the hook only calls prctl(2) (no setpriv here).
+        # The supervisor runs no threads; the hook only makes syscalls (prctl, unshare, mount).
         preexec_fn=preexec,  # noqa: PLW1509
     )
     try:

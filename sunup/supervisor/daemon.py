@@ -2,12 +2,13 @@
 
 `serve` starts the plan's services first (`sunup.supervisor.services`: prepared, supervised,
 ready and provisioned), gives each instance the credentials of its relationships, and stops the
-services after the instances. It runs until SIGTERM, SIGINT or SIGHUP (the handlers only set an
-event; the loop does the work), or a `shutdown` request; it then stops every instance in
-parallel and returns. A second signal during the stop skips the rest of the grace (SIGKILL now).
-Whatever was set up is undone in reverse order, also when starting fails half-way. Used in the
-foreground by `sunup up`, and in the background through `python -m sunup.supervisor` by
-`sunup up -d`.
+services after the instances. Each instance runs in its mount namespace (`sunup.mounts`); `tmp`
+mounts are wiped at the start and at the end. It runs
+until SIGTERM, SIGINT or SIGHUP (the handlers only set an event; the loop does the work), or a
+`shutdown` request; it then stops every instance in parallel and returns. A second signal
+during the stop skips the rest of the grace (SIGKILL now). Whatever was set up is undone in
+reverse order, also when starting fails half-way. Used in the foreground by `sunup up`, and in
+the background through `python -m sunup.supervisor` by `sunup up -d`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ from sunup.control.server import ControlServer
 from sunup.deploy.progress import Relay
 from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
 from sunup.isolation import open_isolation
+from sunup.mounts.layout import open_layout
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.instance import InstanceId
-from sunup.supervisor.launch import ExtraEnvironment, instance_specs, no_extra_environment
+from sunup.supervisor.launch import ExtraEnvironment, SpecMaker, no_extra_environment
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import LogFile, Timestamps
+from sunup.supervisor.peers import write_peers
 from sunup.supervisor.services import start_services
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.shims import write_shims
@@ -117,6 +120,11 @@ async def serve(
             say(f"cleared {', '.join(stale)}: left by a previous sunup that did not stop")
         write_shims(state.bin, sys.executable)
         state.run.mkdir(exist_ok=True)
+        layout = open_layout(state.root, plan)
+        if layout.warning:
+            say(f"warning: {layout.warning}")
+        layout.wipe_tmp()
+        cleanup.callback(layout.wipe_tmp)  # after the instances stop (`tmp` is wiped at down)
         relay = Relay(say)  # what `sunup deploy` hears, besides `say`
         if deployment is None and deployments is not None:
             deployment = deployments(plan, relay)
@@ -131,15 +139,17 @@ async def serve(
                 extra = _with_toolchain(deployment, extra)
             if plan.services:
                 extra = _with_relationships(plan, services.access, extra, relay)
-            specs = instance_specs(
-                plan,
+            maker = SpecMaker.for_host(
                 project_root,
                 state,
                 host_environment=os.environ if host_environment is None else host_environment,
                 extra_environment=extra,
                 app_dirs=deployment.app_dirs() if deployment is not None else None,
                 port=port,
+                layout=layout,
             )
+            specs = maker.specs(plan)
+            write_peers(state.root, specs)
             console = Console([s.id for s in specs]) if foreground else None
             observers: list[Callable[[Event], None]] = [log]
             if console is not None:

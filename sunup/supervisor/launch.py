@@ -5,6 +5,9 @@ instance's cgroup), `.environment` sourced with `set -a` (spec §6), `pre_start`
 `exec`'d when it is a simple command, so the supervised pid is the app itself. `post_start` runs
 beside it. The environment is the plan's static one plus the run-time values added here, plus
 what `extra_environment` returns for the instance (the seam for relationship credentials).
+With a mount layout (`sunup.mounts`), the child enters the instance's mount namespace before its
+exec: the app folder read-only, each mount a writable folder (docs/mounts.md). `SpecMaker` makes
+the spec of any instance, so a group can grow while sunup runs.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import signal
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sunup.isolation import Limits
+from sunup.mounts.layout import InstanceMounts, MountLayout
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.peers import PEERS_VARIABLE, peers_path
 from sunup.supervisor.shellcommand import execs
 from sunup.supervisor.statedir import StateDir
 
@@ -56,6 +61,8 @@ class InstanceSpec:
     stop_signal: int = signal.SIGTERM
     #: Seconds from the stop signal to SIGKILL; None: the supervisor's setting.
     grace: float | None = None
+    #: Its mounts and mount namespace (None: it runs in its folder as it is).
+    mounts: InstanceMounts | None = None
 
 
 def free_port() -> int:
@@ -78,6 +85,84 @@ def _document_root(app: AppPlan, folder: Path) -> Path:
     return folder / root if isinstance(root, str) and root else folder
 
 
+@dataclass(frozen=True, slots=True)
+class SpecMaker:
+    """Makes the spec of any instance of a plan: every one at start, new ones when a group grows."""
+
+    project_root: Path
+    state: StateDir
+    #: The host variables an instance keeps, PATH with `<state>/bin` first.
+    base: Mapping[str, str]
+    extra_environment: ExtraEnvironment = no_extra_environment
+    app_dirs: Mapping[str, Path] = field(default_factory=dict)
+    port: Callable[[], int] = free_port
+    #: Where each instance's mounts are; None: no mounts, no namespace (the source folder runs).
+    layout: MountLayout | None = None
+
+    @classmethod
+    def for_host(
+        cls,
+        project_root: Path,
+        state: StateDir,
+        *,
+        host_environment: Mapping[str, str],
+        extra_environment: ExtraEnvironment = no_extra_environment,
+        app_dirs: Mapping[str, Path] | None = None,
+        port: Callable[[], int] = free_port,
+        layout: MountLayout | None = None,
+    ) -> SpecMaker:
+        base = {k: host_environment[k] for k in PASSED_THROUGH if k in host_environment}
+        base["PATH"] = f"{state.bin}:{base.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
+        return cls(project_root, state, base, extra_environment, dict(app_dirs or {}), port, layout)
+
+    def specs(self, plan: ProjectPlan) -> list[InstanceSpec]:
+        """One spec per instance of the plan: web instance(s) first, then each worker's, per app."""
+        return [
+            self.spec(app, group, index)
+            for app in plan.apps
+            for group in app.groups
+            if group.commands is not None
+            for index in range(group.resources.count)
+        ]
+
+    def spec(self, app: AppPlan, group: GroupPlan, index: int) -> InstanceSpec:
+        """The spec of instance `index` of `group` (which has a start command)."""
+        assert group.commands is not None
+        state = self.state
+        built = self.app_dirs.get(app.name) or app_dir(self.project_root, app)
+        mounts = self.layout.instance(group, index, built) if self.layout is not None else None
+        folder = mounts.app_dir if mounts is not None else built
+        instance = InstanceId(app.name, group.name, index)
+        env = {**self.base, **group.environment, "PLATFORM_APP_DIR": str(folder)}
+        env[PEERS_VARIABLE] = str(peers_path(state.root, app.name, group.name))
+        chosen_port: int | None = None
+        if group.is_web:
+            env["PLATFORM_DOCUMENT_ROOT"] = str(_document_root(app, folder))
+            if group.socket_family == "unix":
+                env["SOCKET"] = str(state.run / f"{instance.key}.sock")
+            else:
+                chosen_port = self.port()
+                env["PORT"] = str(chosen_port)
+        extra = dict(self.extra_environment(group, instance))
+        if "PATH" in extra:
+            extra["PATH"] = f"{extra['PATH']}:{env['PATH']}"
+        env.update(extra)
+        env[SOCKET_VARIABLE] = str(state.socket)
+        env[INSTANCE_VARIABLE] = instance.key
+        return InstanceSpec(
+            id=instance,
+            start=group.commands.start,
+            pre_start=group.commands.pre_start,
+            post_start=group.commands.post_start,
+            environment=env,
+            cwd=folder,
+            log_path=state.app_log(instance),
+            limits=Limits(cpu=group.resources.cpu or None, memory_mb=group.resources.memory_mb or None),
+            port=chosen_port,
+            mounts=mounts,
+        )
+
+
 def instance_specs(
     plan: ProjectPlan,
     project_root: Path,
@@ -87,51 +172,24 @@ def instance_specs(
     extra_environment: ExtraEnvironment = no_extra_environment,
     app_dirs: Mapping[str, Path] | None = None,
     port: Callable[[], int] = free_port,
+    layout: MountLayout | None = None,
 ) -> list[InstanceSpec]:
     """One spec per instance of the plan: web instance(s) first, then each worker's, per app.
 
     `app_dirs` gives an app's folder (its build) instead of its source folder. A `PATH` from
-    `extra_environment` goes in front of the instance's PATH (a toolchain's folders).
+    `extra_environment` goes in front of the instance's PATH (a toolchain's folders). With a
+    `layout`, each instance gets its mounts (and runs in its view when there is no namespace).
     """
-    base = {k: host_environment[k] for k in PASSED_THROUGH if k in host_environment}
-    base["PATH"] = f"{state.bin}:{base.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
-    specs: list[InstanceSpec] = []
-    for app in plan.apps:
-        folder = (app_dirs or {}).get(app.name) or app_dir(project_root, app)
-        for group in app.groups:
-            if group.commands is None:
-                continue
-            for index in range(group.resources.count):
-                instance = InstanceId(app.name, group.name, index)
-                env = {**base, **group.environment, "PLATFORM_APP_DIR": str(folder)}
-                chosen_port: int | None = None
-                if group.is_web:
-                    env["PLATFORM_DOCUMENT_ROOT"] = str(_document_root(app, folder))
-                    if group.socket_family == "unix":
-                        env["SOCKET"] = str(state.run / f"{instance.key}.sock")
-                    else:
-                        chosen_port = port()
-                        env["PORT"] = str(chosen_port)
-                extra = dict(extra_environment(group, instance))
-                if "PATH" in extra:
-                    extra["PATH"] = f"{extra['PATH']}:{env['PATH']}"
-                env.update(extra)
-                env[SOCKET_VARIABLE] = str(state.socket)
-                env[INSTANCE_VARIABLE] = instance.key
-                specs.append(
-                    InstanceSpec(
-                        id=instance,
-                        start=group.commands.start,
-                        pre_start=group.commands.pre_start,
-                        post_start=group.commands.post_start,
-                        environment=env,
-                        cwd=folder,
-                        log_path=state.app_log(instance),
-                        limits=Limits(cpu=group.resources.cpu or None, memory_mb=group.resources.memory_mb or None),
-                        port=chosen_port,
-                    )
-                )
-    return specs
+    maker = SpecMaker.for_host(
+        project_root,
+        state,
+        host_environment=host_environment,
+        extra_environment=extra_environment,
+        app_dirs=app_dirs,
+        port=port,
+        layout=layout,
+    )
+    return maker.specs(plan)
 
 
 def script(spec: InstanceSpec, prelude: str = "") -> str:

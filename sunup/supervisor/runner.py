@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sunup.isolation import InstanceCgroup, Isolation, IsolationError
+from sunup.mounts.layout import MountError
+from sunup.mounts.layout import prepare as prepare_mounts
 from sunup.supervisor import lifecycle as lc
 from sunup.supervisor.child import Child, output_pipe, spawn
 from sunup.supervisor.clock import Clock, Timer
@@ -125,6 +127,15 @@ class InstanceRunner:
 
     def _spawn(self) -> None:
         spec = self.spec
+        namespace = spec.mounts.namespace if spec.mounts is not None else None
+        helper = spec.mounts.helper if spec.mounts is not None else None
+        try:
+            if spec.mounts is not None:
+                prepare_mounts(spec.mounts)
+        except MountError as exc:
+            self._problem(exc.message)
+            self.feed(lc.SpawnFailed(exc.message))
+            return
         try:
             self._group = group = self._isolation.prepare(spec.id.key, spec.limits)
         except (IsolationError, OSError) as exc:
@@ -138,10 +149,14 @@ class InstanceRunner:
                 argv = group.join_argv(spec.argv)
             else:
                 argv = ["/bin/sh", "-c", script(spec, group.shell_prelude())]
-            self._child = child = spawn(argv, env=env, cwd=spec.cwd, output=write_end)
+            self._child = child = spawn(
+                argv, env=env, cwd=spec.cwd, output=write_end, namespace=namespace, helper=helper
+            )
             if spec.post_start:
                 post_argv = group.join_argv(["/bin/sh", "-c", post_start_script(spec)])
-                self._post = spawn(post_argv, env=env, cwd=spec.cwd, output=write_end)
+                self._post = spawn(
+                    post_argv, env=env, cwd=spec.cwd, output=write_end, namespace=namespace, helper=helper
+                )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the environment
             os.close(read_end)
             self._problem(f"could not start: {exc}")

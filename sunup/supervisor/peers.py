@@ -1,0 +1,68 @@
+"""The instances of a group, listed for the instances themselves (spec §2: Upsun's /run/peers.json).
+
+Every instance finds its group's list at ``$SUNUP_PEERS``::
+
+    <state>/run/peers/<app>/<group>.json
+    {"app": "app", "group": "queue", "instance_name": "app--queue",
+     "instances": [{"name": "queue.0", "index": 0, "host": "127.0.0.1", "port": null}, ...]}
+
+`port` is a web instance's PORT (null for workers and unix sockets). The file is written when
+sunup starts and whenever the group is scaled, by renaming a complete new file over the old one,
+so a reader never sees half a list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sunup.supervisor.launch import InstanceSpec
+
+#: The variable holding the path of the instance's peers file.
+PEERS_VARIABLE = "SUNUP_PEERS"
+HOST = "127.0.0.1"
+
+
+def peers_path(state_root: Path, app: str, group: str) -> Path:
+    return state_root / "run" / "peers" / app / f"{group}.json"
+
+
+def peers_document(app: str, group: str, instance_name: str, specs: Iterable[InstanceSpec]) -> dict[str, Any]:
+    """The JSON of one group's peers file, its instances in index order."""
+    members = sorted((s for s in specs if s.id.app == app and s.id.group == group), key=lambda s: s.id.index)
+    return {
+        "app": app,
+        "group": group,
+        "instance_name": instance_name,
+        "instances": [{"name": s.id.name, "index": s.id.index, "host": HOST, "port": s.port} for s in members],
+    }
+
+
+def write_peers(state_root: Path, specs: Iterable[InstanceSpec]) -> None:
+    """Write the peers file of every group that `specs` has instances of."""
+    chosen = list(specs)
+    groups = {(s.id.app, s.id.group): s.environment.get("PLATFORM_APPLICATION_NAME", "") for s in chosen}
+    for (app, group), instance_name in sorted(groups.items()):
+        write_group_peers(state_root, peers_document(app, group, instance_name, chosen))
+
+
+def write_group_peers(state_root: Path, document: dict[str, Any]) -> None:
+    path = peers_path(state_root, document["app"], document["group"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(document, file, indent=1)
+            file.write("\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
