@@ -375,16 +375,17 @@ def ssh(
 ) -> int:
     """Open a shell in an instance (the web instance by default), or run `-- COMMAND` there.
 
-    The shell has the instance's environment (with `.environment` sourced) and working folder;
+    The shell has the instance's environment (with `.environment` sourced), working folder,
+    mounts and read-only app folder (its mount namespace), and its CPU and memory limits;
     `sv restart app` and `systemctl restart --user app` act on the instance. With a command,
     its exit status is sunup's.
     """
-    found = _call(_state(ctx), "env", **_selection(app, web, worker, index))
+    found = _call(_state(ctx), "enter", **_selection(app, web, worker, index))
     env = dict(found["environment"])
     for name in ("TERM", "COLORTERM", "COLUMNS", "LINES"):
         if name in os.environ:
             env[name] = os.environ[name]
-    prelude = "if [ -r ./.environment ]; then set -a; . ./.environment; set +a; fi\n"
+    prelude = found["prelude"] + "if [ -r ./.environment ]; then set -a; . ./.environment; set +a; fi\n"
     if command:
         # One argument is a shell command line (`ssh -- 'cd x && make'`); several are an argv,
         # passed exactly as given (`ssh -- python -c 'print(1)'`).
@@ -397,6 +398,13 @@ def ssh(
         output.info(f"sunup: shell in {found['app']}/{found['name']} ({found['cwd']}); `exit` to leave")
     sys.stdout.flush()
     sys.stderr.flush()
+    if found["namespace"] is not None:
+        from sunup.mounts.namespace import NamespaceSetup, enter
+
+        try:
+            enter(NamespaceSetup.from_json(found["namespace"]))
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot enter the mount namespace of {found['name']}: {exc.strerror}") from None
     os.chdir(found["cwd"])
     os.execve(argv[0], argv, env)
 

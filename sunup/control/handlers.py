@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,7 @@ class Handlers:
         self.plan = plan
         self.project_root = project_root
         self._shutdown = shutdown
-        self._commands = {
+        self._commands: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "ping": self.ping,
             "ps": self.ps,
             "start": self.start,
@@ -70,6 +70,10 @@ class Handlers:
             "cron:run": self.cron_run,
             "cron:cancel": self.cron_cancel,
         }
+
+    def register(self, command: str, handler: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
+        """Answer `command` with `handler` (commands kept in modules of their own: scale, enter)."""
+        self._commands[command] = handler
 
     async def __call__(self, request: Request) -> Any:
         handler = self._commands.get(request.command)

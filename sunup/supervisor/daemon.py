@@ -3,7 +3,8 @@
 `serve` starts the plan's services first (`sunup.supervisor.services`: prepared, supervised,
 ready and provisioned), gives each instance the credentials of its relationships, and stops the
 services after the instances. Each instance runs in its mount namespace (`sunup.mounts`); `tmp`
-mounts are wiped at the start and at the end. It runs
+mounts are wiped at the start and at the end; `enter` (for `sunup ssh`) is answered by
+`sunup.control.sessions`. It runs
 until SIGTERM, SIGINT or SIGHUP (the handlers only set an event; the loop does the work), or a
 `shutdown` request; it then stops every instance in parallel and returns. A second signal
 during the stop skips the rest of the grace (SIGKILL now). Whatever was set up is undone in
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from sunup.control.handlers import Handlers
 from sunup.control.server import ControlServer
+from sunup.control.sessions import ShellSessions
 from sunup.deploy.progress import Relay
 from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
 from sunup.isolation import open_isolation
@@ -174,6 +176,9 @@ async def serve(
         handlers = Handlers(
             rollout.supervisor, plan, project_root, done.set, services=services.supervisor, rollout=rollout
         )
+        sessions = ShellSessions(handlers)
+        cleanup.callback(sessions.close)
+        handlers.register("enter", sessions.enter)
         server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)
