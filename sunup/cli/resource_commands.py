@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sunup.cli import output
-from sunup.errors import EXIT_OK
+from sunup.errors import EXIT_OK, RuntimeFailure
 from sunup.localsettings import read_settings, write_settings
 from sunup.plan.model import ProjectPlan
 from sunup.plan.resources import ResourceSetting
@@ -71,8 +71,28 @@ def resources_set(ctx: click.Context, size: str, count: str) -> int:
     _root, updated = _load(ctx)
     _print_table(updated)
     if holder(state) is not None:
-        output.info("sunup is running: run `sunup redeploy` (or `sunup down` then `sunup up`) to apply the new sizes")
+        if counts:
+            _scale(state, counts)
+        if sizes:
+            output.info("sunup is running: run `sunup redeploy` to apply the new sizes")
     return EXIT_OK
+
+
+def _scale(state: StateDir, counts: dict[str, int]) -> None:
+    """Apply instance counts to the running supervisor: groups grow or shrink live."""
+    from sunup.control.client import ControlClient, NotRunningError
+    from sunup.control.protocol import ProtocolError
+
+    try:
+        result = ControlClient(state.socket, timeout=None).call("scale", counts=counts)
+    except NotRunningError:
+        return
+    except ProtocolError as exc:
+        raise RuntimeFailure(f"sunup runs, but could not scale: {exc.message}", hint=exc.hint) from None
+    for change in result["groups"]:
+        name = change["group"] if change["group"] == "web" else f"{change['app']}--{change['group']}"
+        if change["before"] != change["after"]:
+            output.info(f"{name}: {change['before']} → {change['after']} instances")
 
 
 def register(cli: click.Group) -> None:

@@ -26,15 +26,19 @@ class Console:
         self._fd = fd
         if colour is None:
             colour = os.isatty(fd) and not os.environ.get("NO_COLOR")
-        with_app = len({i.app for i in instances}) > 1
-        width = max((len(i.label(with_app=with_app)) for i in instances), default=0)
+        self._with_app = len({i.app for i in instances}) > 1
+        self._width = max((len(i.label(with_app=self._with_app)) for i in instances), default=0)
         self._prefixes: dict[InstanceId, bytes] = {}
-        for number, instance in enumerate(instances):
-            text = instance.label(with_app=with_app).ljust(width) + " | "
-            if colour:
-                text = f"\x1b[{_COLOURS[number % len(_COLOURS)]}m{text}\x1b[0m"
-            self._prefixes[instance] = text.encode()
         self._colour = colour
+        for instance in instances:
+            self.add(instance)
+
+    def add(self, instance: InstanceId) -> None:
+        """Give an instance its prefix (the next colour; a group grew while sunup runs)."""
+        text = instance.label(with_app=self._with_app).ljust(self._width) + " | "
+        if self._colour:
+            text = f"\x1b[{_COLOURS[len(self._prefixes) % len(_COLOURS)]}m{text}\x1b[0m"
+        self._prefixes[instance] = text.encode()
 
     def prefix(self, instance: InstanceId) -> bytes:
         return self._prefixes.get(instance, b"? | ")

@@ -3,8 +3,8 @@
 `serve` starts the plan's services first (`sunup.supervisor.services`: prepared, supervised,
 ready and provisioned), gives each instance the credentials of its relationships, and stops the
 services after the instances. Each instance runs in its mount namespace (`sunup.mounts`); `tmp`
-mounts are wiped at the start and at the end; `enter` (for `sunup ssh`) is answered by
-`sunup.control.sessions`. It runs
+mounts are wiped at the start and at the end; `enter` (for `sunup ssh`) and `scale` (instance
+counts changed while it runs) are answered by `sunup.control.sessions` and `.scaling`. It runs
 until SIGTERM, SIGINT or SIGHUP (the handlers only set an event; the loop does the work), or a
 `shutdown` request; it then stops every instance in parallel and returns. A second signal
 during the stop skips the rest of the grace (SIGKILL now). Whatever was set up is undone in
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sunup.control.handlers import Handlers
+from sunup.control.scaling import Scaling
 from sunup.control.server import ControlServer
 from sunup.control.sessions import ShellSessions
 from sunup.deploy.progress import Relay
@@ -156,7 +157,9 @@ async def serve(
             observers: list[Callable[[Event], None]] = [log]
             if console is not None:
                 observers.append(_console_filter(console))
-            return Supervisor(specs, isolation=isolation, settings=settings, observers=observers, console=console)
+            return Supervisor(
+                specs, isolation=isolation, settings=settings, observers=observers, console=console, spec_maker=maker
+            )
 
         def switch(release: Release) -> None:
             handlers.supervisor, handlers.plan = release.supervisor, release.plan
@@ -179,6 +182,7 @@ async def serve(
         sessions = ShellSessions(handlers)
         cleanup.callback(sessions.close)
         handlers.register("enter", sessions.enter)
+        handlers.register("scale", Scaling(handlers, state.root, layout))
         server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)

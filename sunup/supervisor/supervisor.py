@@ -4,6 +4,8 @@
     supervisor.start()                     # every instance, all at once
     await supervisor.ready(settle=1.0)     # [] or the instances that failed to come up
     supervisor.restart([InstanceId("app", "queue", 0)])
+    supervisor.add([spec]); supervisor.start([spec.id])   # a group grows while it runs
+    supervisor.stop([spec.id]); await supervisor.stopped([spec.id]); supervisor.discard([spec.id])
     await supervisor.stop_all()            # SIGTERM everywhere in parallel, SIGKILL after the grace
     supervisor.close()
 
@@ -26,7 +28,7 @@ from sunup.supervisor.clock import Clock, LoopClock
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, Observer
 from sunup.supervisor.instance import InstanceId
-from sunup.supervisor.launch import InstanceSpec
+from sunup.supervisor.launch import InstanceSpec, SpecMaker
 from sunup.supervisor.logcapture import LogFile
 from sunup.supervisor.runner import InstanceRunner
 from sunup.supervisor.settings import SupervisorSettings
@@ -64,28 +66,53 @@ class Supervisor:
         observers: Iterable[Observer] = (),
         console: Console | None = None,
         draw: Callable[[], float] = random.random,
+        spec_maker: SpecMaker | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
         self.clock = clock or LoopClock(self.loop)
         self.settings = settings or SupervisorSettings()
         self.isolation = isolation
+        #: Makes the specs of instances added later (`sunup.control.scaling`); None: it cannot grow.
+        self.spec_maker = spec_maker
         self._observers = list(observers)
         self._waiters: set[asyncio.Future[None]] = set()
+        self._console = console
+        self._draw = draw
         self.runners: dict[InstanceId, InstanceRunner] = {}
         for spec in specs:
-            grace = self.settings.grace if spec.grace is None else spec.grace
-            step_settings = lc.StepSettings(grace=grace, policy=self.settings.policy)
-            self.runners[spec.id] = InstanceRunner(
-                spec,
-                loop=self.loop,
-                clock=self.clock,
-                isolation=isolation,
-                settings=step_settings,
-                notify=self._notify,
-                log=LogFile(spec.log_path, self.settings.log_limit),
-                console=console,
-                draw=draw,
-            )
+            self.runners[spec.id] = self._runner(spec)
+
+    def _runner(self, spec: InstanceSpec) -> InstanceRunner:
+        grace = self.settings.grace if spec.grace is None else spec.grace
+        return InstanceRunner(
+            spec,
+            loop=self.loop,
+            clock=self.clock,
+            isolation=self.isolation,
+            settings=lc.StepSettings(grace=grace, policy=self.settings.policy),
+            notify=self._notify,
+            log=LogFile(spec.log_path, self.settings.log_limit),
+            console=self._console,
+            draw=self._draw,
+        )
+
+    def add(self, specs: Iterable[InstanceSpec]) -> None:
+        """Supervise more instances (stopped until `start`): a group grows."""
+        for spec in specs:
+            if spec.id in self.runners:
+                raise ValueError(f"{spec.id.key} is supervised already")
+            if self._console is not None:
+                self._console.add(spec.id)
+            self.runners[spec.id] = self._runner(spec)
+
+    def discard(self, ids: Iterable[InstanceId]) -> None:
+        """Forget stopped instances: a group shrinks."""
+        for instance in list(ids):
+            runner = self.runners[instance]
+            if runner.status.state is not lc.InstanceState.STOPPED:
+                raise ValueError(f"{instance.key} is {runner.status.state.value}, not stopped")
+            del self.runners[instance]
+            runner.close()
 
     def observe(self, observer: Observer) -> None:
         self._observers.append(observer)
