@@ -33,9 +33,17 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 
 def _register() -> None:
-    from sunup.cli import config_commands, deploy_commands, resource_commands, runtime_commands, service_commands
+    from sunup.cli import (
+        config_commands,
+        deploy_commands,
+        mount_commands,
+        resource_commands,
+        runtime_commands,
+        service_commands,
+    )
 
-    for family in (config_commands, runtime_commands, deploy_commands, service_commands, resource_commands):
+    families = (config_commands, runtime_commands, deploy_commands, service_commands, resource_commands)
+    for family in (*families, mount_commands):
         family.register(cli)
 
 
