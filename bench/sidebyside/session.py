@@ -144,8 +144,8 @@ class Session:
                 release(launched)
             for thread in self._stoppers:
                 thread.join(timeout=30)
-            for launched in self.launches[-1:]:
-                self.driver.cleanup(launched)
+            procfs.kill_marked(self.marker)
+            self.driver.cleanup(self.workdir)
         finally:
             procfs.kill_marked(self.marker)
             shutil.rmtree(self.workdir, ignore_errors=True)

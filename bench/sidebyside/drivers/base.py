@@ -61,8 +61,9 @@ class Driver(Protocol):
 
     def log_files(self, launched: Launched) -> list[Path]: ...
 
-    def cleanup(self, launched: Launched) -> None:
-        """Release what killing the run's processes does not (sunup: its cgroups)."""
+    def cleanup(self, workdir: Path) -> None:
+        """Release what killing the run's processes does not (sunup: its cgroups), whether or
+        not a launch happened (a warm-up may have failed half-way)."""
         ...
 
 

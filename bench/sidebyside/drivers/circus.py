@@ -42,7 +42,7 @@ class CircusDriver:
     def log_files(self, launched: Launched) -> list[Path]:
         return sorted((launched.workdir / "logs").glob("*.log"))
 
-    def cleanup(self, launched: Launched) -> None:
+    def cleanup(self, workdir: Path) -> None:
         return None
 
 

@@ -41,5 +41,5 @@ class HonchoDriver:
     def log_files(self, launched: Launched) -> list[Path]:
         return [launched.workdir / "manager.out"]
 
-    def cleanup(self, launched: Launched) -> None:
+    def cleanup(self, workdir: Path) -> None:
         return None

@@ -123,11 +123,11 @@ class SunupDriver:
         done = run_quietly([*sunup_argv(), "ps", "--json"], _project(launched), timeout=30)
         return list(json.loads(done.stdout)) if done.returncode == 0 else []
 
-    def cleanup(self, launched: Launched) -> None:
+    def cleanup(self, workdir: Path) -> None:
         """Remove the cgroups a killed supervisor may have left (the run's processes are gone)."""
         from sunup.isolation import open_isolation
 
-        for ledger in _project(launched).rglob("isolation.json"):
+        for ledger in workdir.rglob("isolation.json"):
             isolation = open_isolation(ledger.parent)
             isolation.clear_stale()
             isolation.close()

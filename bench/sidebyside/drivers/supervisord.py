@@ -40,7 +40,7 @@ class SupervisordDriver:
     def log_files(self, launched: Launched) -> list[Path]:
         return sorted((launched.workdir / "logs").glob("*.log"))
 
-    def cleanup(self, launched: Launched) -> None:
+    def cleanup(self, workdir: Path) -> None:
         return None
 
 
