@@ -4,6 +4,7 @@
     layout.mode, layout.warning                   # Mode.MOUNT / USER / NONE; one line, or None
     mounts = layout.instance(group, index, app_dir)
     prepare(mounts)                               # before each start: folders, mount points, view
+    argv, preexec = entering(mounts, argv)        # any other command in the instance's namespace
     layout.wipe_tmp()                             # at `sunup up` and `sunup down`
 
 `SUNUP_NAMESPACES` picks the mode: ``auto`` (default: a mount namespace as root, else a user
@@ -16,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sunup.errors import RuntimeFailure
-from sunup.mounts.helper import compile_helper
-from sunup.mounts.namespace import Bind, Mode, NamespaceSetup, kept_flags
+from sunup.mounts.helper import compile_helper, helper_argv
+from sunup.mounts.namespace import Bind, Mode, NamespaceSetup, child_setup, kept_flags
 from sunup.mounts.probe import probe
 from sunup.mounts.views import build_view, view_dir
 from sunup.mounts.volumes import VOLUMES, Volume, instance_volumes, mount_point, storage_services
@@ -110,6 +112,17 @@ def prepare(mounts: InstanceMounts) -> None:
         ) from None
     except OSError as exc:
         raise MountError(f"cannot prepare the mounts: {exc.strerror}: {exc.filename}") from None
+
+
+def entering(mounts: InstanceMounts | None, argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """`argv` and the `preexec_fn` that run a command in the instance's namespace (for hooks and
+    crons of web.0): ``Popen(argv, preexec_fn=preexec, cwd=mounts.app_dir)``."""
+    namespace = mounts.namespace if mounts is not None else None
+    if mounts is None or namespace is None:
+        return list(argv), None
+    if mounts.helper is not None:
+        return helper_argv(mounts.helper, namespace, list(argv)), None
+    return list(argv), child_setup(namespace, pdeathsig=False)
 
 
 def open_layout(state_root: Path, plan: ProjectPlan, *, choice: str | None = None) -> MountLayout:

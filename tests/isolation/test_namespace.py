@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from sunup.mounts.helper import compile_helper, helper_argv, helper_path
-from sunup.mounts.layout import MountError, open_layout
+from sunup.mounts.layout import InstanceMounts, MountError, entering, open_layout
 from sunup.mounts.namespace import SETUP_FAILED, Bind, Mode, NamespaceSetup, kept_flags
 from sunup.mounts.probe import probe
 from sunup.supervisor.child import Child, output_pipe, spawn
@@ -234,3 +234,16 @@ def _no_leftover_children() -> Iterator[None]:
             return
         if pid == 0:
             return
+
+
+def test_other_commands_enter_the_instance_namespace_too(way: Way, tree: Tree) -> None:
+    """`entering` gives hooks and crons the instance's view: the same read-only folder and binds."""
+    mounts = InstanceMounts(tree.app, tree.app, (), namespace=tree.setup(way.mode), helper=way.helper)
+    argv, preexec = entering(mounts, ["/bin/sh", "-c", "touch code.txt 2>&1; echo hook > data/out"])
+    result = subprocess.run(
+        argv, preexec_fn=preexec, cwd=tree.app, capture_output=True, text=True, timeout=WAIT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Read-only file system" in result.stdout
+    assert (tree.volume / "out").read_text() == "hook\n"
+    assert entering(None, ["true"]) == (["true"], None)
