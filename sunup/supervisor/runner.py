@@ -183,9 +183,11 @@ class InstanceRunner:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self._child.pid, self.spec.stop_signal)
             return
+        # SIGTERM reaches each process once: a second one would run a shell's TERM trap twice.
         if self._group is not None:
             try:
                 self._group.kill_all(signal.SIGTERM)
+                return
             except (IsolationError, OSError) as exc:
                 self._problem(str(exc))
         if self._child is not None:
