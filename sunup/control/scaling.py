@@ -8,12 +8,15 @@ New instances (the next numbers) get their own `instance` and `tmp` folders, sha
 `storage`, and start at once. Removed instances (the highest numbers) stop gracefully — SIGTERM,
 the grace, SIGKILL — and their `tmp` files are deleted; their `instance` files are kept. The
 group's peers file lists the new members before anything starts or stops. One request is applied
-at a time; the reply comes once the removed instances have stopped.
+at a time; the reply comes once the removed instances have stopped. The handlers' plan (and, through
+`on_plan`, the running release's, which a redeploy starts again) gets the new counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +27,7 @@ from sunup.supervisor.peers import peers_document, write_group_peers
 if TYPE_CHECKING:
     from sunup.control.handlers import Handlers
     from sunup.mounts.layout import MountLayout
-    from sunup.plan.model import GroupPlan
+    from sunup.plan.model import GroupPlan, ProjectPlan
 
 #: Extra seconds the stop of removed instances may take beyond the grace.
 STOP_MARGIN = 30.0
@@ -33,16 +36,27 @@ STOP_MARGIN = 30.0
 class Scaling:
     """The `scale` command of one supervisor; acts on the instances the handlers act on."""
 
-    def __init__(self, handlers: Handlers, state_root: Path, layout: MountLayout | None = None) -> None:
+    def __init__(
+        self,
+        handlers: Handlers,
+        state_root: Path,
+        layout: MountLayout | None = None,
+        on_plan: Callable[[ProjectPlan], None] | None = None,
+    ) -> None:
         self._handlers = handlers
         self._state_root = state_root
         self._layout = layout
+        self._on_plan = on_plan
         self._lock = asyncio.Lock()
 
     async def __call__(self, args: dict[str, Any]) -> dict[str, Any]:
         wanted = self._counts(args)
         async with self._lock:
             changes = [await self._scale(group, count) for group, count in wanted]
+            plan = with_counts(self._handlers.plan, {(g.app, g.name): count for g, count in wanted})
+            self._handlers.plan = plan
+            if self._on_plan is not None:
+                self._on_plan(plan)
         supervisor = self._handlers.supervisor
         chosen = [i for i in sorted(supervisor.runners) if any((i.app, i.group) == (g.app, g.name) for g, _ in wanted)]
         return {"groups": changes, "instances": supervisor.snapshot(chosen)}
@@ -93,3 +107,16 @@ class Scaling:
         runners = self._handlers.supervisor.runners
         specs = [r.spec for i, r in runners.items() if i not in (leaving or [])]
         write_group_peers(self._state_root, peers_document(group.app, group.name, group.instance_name, specs))
+
+
+def with_counts(plan: ProjectPlan, counts: dict[tuple[str, str], int]) -> ProjectPlan:
+    """`plan` with the instance count of each (app, group) of `counts` replaced."""
+
+    def group(g: GroupPlan) -> GroupPlan:
+        count = counts.get((g.app, g.name))
+        if count is None:
+            return g
+        return dataclasses.replace(g, resources=dataclasses.replace(g.resources, count=count))
+
+    apps = tuple(dataclasses.replace(a, groups=tuple(group(g) for g in a.groups)) for a in plan.apps)
+    return dataclasses.replace(plan, apps=apps)

@@ -182,7 +182,11 @@ async def serve(
         sessions = ShellSessions(handlers)
         cleanup.callback(sessions.close)
         handlers.register("enter", sessions.enter)
-        handlers.register("scale", Scaling(handlers, state.root, layout))
+
+        def rescaled(new_plan: ProjectPlan) -> None:
+            rollout.release.plan = new_plan  # a redeploy starts the scaled counts again
+
+        handlers.register("scale", Scaling(handlers, state.root, layout, on_plan=rescaled))
         server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)

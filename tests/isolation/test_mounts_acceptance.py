@@ -249,8 +249,9 @@ def test_persistent_data_survives_redeploy_and_down_up_but_tmp_does_not(project:
 
 
 def test_scaling_queue_while_it_runs(project: Project) -> None:
-    """1 → 3 → 1: new instances start with their own instance folders and the shared storage, the
-    removed ones stop and lose their tmp, and `ps` and the peers file follow."""
+    """1 → 3 → 1: new instances start with their own instance folders and the shared storage, a
+    redeploy keeps the new count, the removed ones stop and lose their tmp, and `ps` and the
+    peers file follow."""
     namespaces("mount")
     project.up()
     peers = project.state / "run" / "peers" / "app" / "queue.json"
@@ -266,6 +267,8 @@ def test_scaling_queue_while_it_runs(project: Project) -> None:
         assert project.checks(name)[0]["local/w"] == "ok"
     queue = project.volumes / "queue"
     assert lines(queue / "storage" / "data" / "w") == ["app.queue.0", "app.queue.1", "app.queue.2"]
+    project.sunup("redeploy")  # restarts the scaled group, not the count sunup started with
+    rows = project.wait_states(dict.fromkeys(("web.0", "queue.0", "queue.1", "queue.2", "mail.0"), "running"))
     removed = [r["pid"] for r in rows if r["name"] in ("queue.1", "queue.2")]
     project.sunup("resources:set", "--count", "queue:1")
     project.wait_states({"web.0": "running", "queue.0": "running", "mail.0": "running"})

@@ -16,7 +16,7 @@ from sunup.control.scaling import Scaling
 from sunup.isolation import open_isolation
 from sunup.mounts.layout import MountLayout
 from sunup.mounts.namespace import Mode
-from sunup.plan.model import MountPlan, MountScope
+from sunup.plan.model import MountPlan, MountScope, ProjectPlan
 from sunup.supervisor.launch import SpecMaker
 from sunup.supervisor.lifecycle import InstanceState
 from sunup.supervisor.settings import SupervisorSettings
@@ -30,7 +30,8 @@ SCRATCH = MountPlan("scratch", "tmp", MountScope.TMP, "scratch", None, "app/app/
 
 def test_a_group_grows_and_shrinks_while_it_runs(tmp_path: Path) -> None:
     """1 → 3 → 1: two instances are added and started, then stopped and forgotten; the peers file
-    lists the members each time; the removed instances' tmp folders are deleted."""
+    lists the members each time; the plan gets the new count; the removed instances' tmp folders
+    are deleted."""
     queue = dataclasses.replace(group_plan("queue", "exec sleep 36013"), mounts=(SCRATCH,))
     plan = project_plan(group_plan("web", "exec sleep 36013"), queue)
     state = StateDir(tmp_path / ".sunup")
@@ -48,13 +49,16 @@ def test_a_group_grows_and_shrinks_while_it_runs(tmp_path: Path) -> None:
             maker.specs(plan), isolation=isolation, settings=SupervisorSettings(grace=2), spec_maker=maker
         )
         handlers = Handlers(supervisor, plan, tmp_path, lambda: None)
-        scale = Scaling(handlers, state.root, layout)
+        seen: list[ProjectPlan] = []
+        scale = Scaling(handlers, state.root, layout, on_plan=seen.append)
         supervisor.start()
         try:
             grown = await scale({"counts": {"app:queue": 3}})
             assert grown["groups"] == [{"app": "app", "group": "queue", "before": 1, "after": 3}]
             assert [r["name"] for r in grown["instances"]] == ["queue.0", "queue.1", "queue.2"]
             assert members() == ["queue.0", "queue.1", "queue.2"]
+            assert [g.resources.count for g in handlers.plan.apps[0].groups] == [1, 3]
+            assert seen[-1] is handlers.plan
             runners = [supervisor.runners[i] for i in sorted(supervisor.runners) if i.group == "queue"]
             await until(supervisor, lambda: all(r.status.state is InstanceState.RUNNING for r in runners), "3 queues")
             pids = [r.status.pid for r in runners[1:]]
