@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from sunup.config.crons import fire_times
 from sunup.deploy.logfile import TimestampedLog
+from sunup.deploy.namespace import Enter, no_namespace
 from sunup.plan.model import AppPlan, CronPlan
 
 
@@ -107,8 +108,10 @@ class CronScheduler:
         cwd: Path,
         log_path: Path,
         clock: WallClock | None = None,
+        enter: Enter | None = None,
     ) -> None:
         self.app = app
+        self._enter = enter or no_namespace
         self._environment = environment
         self._cwd = cwd
         self._log = TimestampedLog(log_path)
@@ -253,10 +256,10 @@ class CronScheduler:
         self._log.write(f"Running cron {cron.name}: {cron.start}")
         self._idle.clear()
         self._cancel_requested = False
+        argv, preexec = self._enter(["/bin/sh", "-c", cron.start])
         process = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            cron.start,
+            *argv,
+            preexec_fn=preexec,
             cwd=self._cwd,
             env=dict(self._environment()),
             stdin=asyncio.subprocess.DEVNULL,
@@ -303,8 +306,9 @@ class CronScheduler:
         self._cancel_requested = True
         self._log.write(f"cron {cron.name} {reason}: stopping it")
         if cron.stop:
+            argv, preexec = self._enter(["/bin/sh", "-c", cron.stop])
             stopper = await asyncio.create_subprocess_exec(
-                "/bin/sh", "-c", cron.stop, cwd=self._cwd, env=dict(self._environment()), start_new_session=True
+                *argv, preexec_fn=preexec, cwd=self._cwd, env=dict(self._environment()), start_new_session=True
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopper.wait(), timeout=cron.shutdown_timeout)

@@ -25,6 +25,7 @@ from pathlib import Path
 from sunup.build.builder import BuildResult, build_app
 from sunup.deploy.crons import CronScheduler
 from sunup.deploy.hooks import run_hook
+from sunup.deploy.namespace import Enter
 from sunup.plan.model import GroupPlan, ProjectPlan
 
 #: Which tree each app last deployed: decides whether the deploy hook runs.
@@ -97,36 +98,56 @@ class Deployment:
 
     # -- after the instances ----------------------------------------------------------------
 
-    async def after_start(self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]) -> None:
-        """Hooks, then crons, on each app's web instance 0 (its environment and folder given)."""
+    async def after_start(
+        self,
+        web_environment: Mapping[str, Mapping[str, str]],
+        web_cwd: Mapping[str, Path],
+        web_enter: Mapping[str, Enter] | None = None,
+    ) -> None:
+        """Hooks, then crons, on each app's web instance 0 (its environment, folder and namespace)."""
         deployed = self._deployed()
         for app in self.plan.apps:
             env = web_environment.get(app.name)
             cwd = web_cwd.get(app.name)
+            enter = (web_enter or {}).get(app.name)
             if env is None or cwd is None:
                 continue
             log_dir = self.log_dir(app.name) / "web.0"
             build = self.builds.get(app.name)
             tree = build.tree_id if build else ""
             if app.hooks.deploy and deployed.get(app.name) != tree:
-                await self._hook(app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir)
+                await self._hook(app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter)
             deployed[app.name] = tree
             self._record(deployed)
             if app.hooks.post_deploy:
-                await self._hook(app.name, "post_deploy", app.hooks.post_deploy, env=env, cwd=cwd, log_dir=log_dir)
+                await self._hook(
+                    app.name, "post_deploy", app.hooks.post_deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter
+                )
             if app.crons:
                 frozen = dict(env)
                 scheduler = CronScheduler(
-                    app, environment=functools.partial(dict, frozen), cwd=cwd, log_path=log_dir / "cron.log"
+                    app,
+                    environment=functools.partial(dict, frozen),
+                    cwd=cwd,
+                    log_path=log_dir / "cron.log",
+                    enter=enter,
                 )
                 scheduler.start()
                 self.crons[app.name] = scheduler
 
     async def _hook(
-        self, app: str, hook: str, script: str, *, env: Mapping[str, str], cwd: Path, log_dir: Path
+        self,
+        app: str,
+        hook: str,
+        script: str,
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_dir: Path,
+        enter: Enter | None = None,
     ) -> None:
         self.say(f"{app}: running the {hook} hook on web.0")
-        result = await run_hook(hook, script, environment=env, cwd=cwd, log_dir=log_dir)
+        result = await run_hook(hook, script, environment=env, cwd=cwd, log_dir=log_dir, enter=enter)
         if result.ok:
             self.say(f"{app}: {result.describe()}")
         else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sunup.deploy.logfile import TimestampedLog
+from sunup.deploy.namespace import Enter, no_namespace
 
 #: Log file of each hook, in the instance's log folder.
 LOG_NAMES = {"deploy": "deploy.log", "post_deploy": "post-deploy.log"}
@@ -40,17 +41,20 @@ class HookResult:
         return f"the {self.hook} hook {outcome} after {self.duration:.1f} s"
 
 
-async def run_hook(hook: str, script: str, *, environment: Mapping[str, str], cwd: Path, log_dir: Path) -> HookResult:
-    """Run `script` as the `hook` hook, logging to its log file in `log_dir`."""
+async def run_hook(
+    hook: str, script: str, *, environment: Mapping[str, str], cwd: Path, log_dir: Path, enter: Enter | None = None
+) -> HookResult:
+    """Run `script` as the `hook` hook, logging to its log file in `log_dir`; `enter` puts it in
+    web instance 0's mount namespace (its read-only app folder and its mounts)."""
     log = TimestampedLog(log_dir / LOG_NAMES[hook])
     shown = script.strip().replace("\n", "\\n")  # one log line, the script as written
     log.write(f"Launching command '{shown}'.")
     started = time.monotonic()
     tail: deque[str] = deque(maxlen=10)
+    argv, preexec = (enter or no_namespace)(["/bin/sh", "-c", script])
     process = await asyncio.create_subprocess_exec(
-        "/bin/sh",
-        "-c",
-        script,
+        *argv,
+        preexec_fn=preexec,
         cwd=cwd,
         env=dict(environment),
         stdin=asyncio.subprocess.DEVNULL,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -26,8 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from sunup.deploy.crons import CronScheduler
+from sunup.deploy.namespace import Enter
 from sunup.deploy.progress import DeployOutcome, DeployRun, Relay
 from sunup.errors import ConfigError, SunupError
+from sunup.mounts.layout import entering
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import free_port
@@ -48,7 +51,10 @@ class DeploymentSteps(Protocol):
     def environment(self, group: GroupPlan) -> Mapping[str, str]: ...
 
     async def after_start(
-        self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]
+        self,
+        web_environment: Mapping[str, Mapping[str, str]],
+        web_cwd: Mapping[str, Path],
+        web_enter: Mapping[str, Enter] | None = None,
     ) -> None: ...
 
     async def close(self) -> None: ...
@@ -98,16 +104,23 @@ class Release:
             webs = [s for s in specs if s.id.group == "web" and s.id.index == 0]
             self.hooks = asyncio.ensure_future(
                 self._after_ready(
-                    self.deployment, {s.id.app: s.environment for s in webs}, {s.id.app: s.cwd for s in webs}
+                    self.deployment,
+                    {s.id.app: s.environment for s in webs},
+                    {s.id.app: s.cwd for s in webs},
+                    {s.id.app: functools.partial(entering, s.mounts) for s in webs},
                 )
             )
 
     async def _after_ready(
-        self, deployment: DeploymentSteps, environment: Mapping[str, Mapping[str, str]], cwd: Mapping[str, Path]
+        self,
+        deployment: DeploymentSteps,
+        environment: Mapping[str, Mapping[str, str]],
+        cwd: Mapping[str, Path],
+        enter: Mapping[str, Enter],
     ) -> None:
         runners = list(self.supervisor.runners.values())
         await self.supervisor.wait_for(lambda: all(r.status.state is not InstanceState.STARTING for r in runners))
-        await deployment.after_start(environment, cwd)
+        await deployment.after_start(environment, cwd, enter)
 
     def ports(self) -> dict[InstanceId, int]:
         return {i: r.spec.port for i, r in self.supervisor.runners.items() if r.spec.port is not None}

@@ -49,7 +49,9 @@ class FakeDeployment:
     def environment(self, group: GroupPlan) -> Mapping[str, str]:
         return {}
 
-    async def after_start(self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]) -> None:
+    async def after_start(
+        self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path], web_enter: object = None
+    ) -> None:
         self.calls.append("after_start")
 
     async def close(self) -> None:

@@ -33,7 +33,9 @@ class FakeDeployment:
     def environment(self, group: GroupPlan) -> Mapping[str, str]:
         return {"PATH": "/toolchain/bin", "TOOL": group.name}
 
-    async def after_start(self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path]) -> None:
+    async def after_start(
+        self, web_environment: Mapping[str, Mapping[str, str]], web_cwd: Mapping[str, Path], web_enter: object = None
+    ) -> None:
         self.calls.append(f"after_start {web_cwd['app']}")
         self.web_environment = web_environment
 
