@@ -75,7 +75,9 @@ def test_invalid_config_is_rendered_like_a_compiler(make_project: Callable[..., 
     result = sunup("-C", str(root), "validate")
     assert result.returncode == 3
     lines = result.stderr.splitlines()
-    first = lines.index(".upsun/config.yaml:6:9: error[unknown-key]: 'comands' is not a key of applications.app.workers.queue")
+    first = lines.index(
+        ".upsun/config.yaml:6:9: error[unknown-key]: 'comands' is not a key of applications.app.workers.queue"
+    )
     assert lines[first + 1] == " 6 |         comands:"
     assert lines[first + 2] == "   |         ^^^^^^^"
     assert lines[first + 3] == "  hint: did you mean 'commands'?"
