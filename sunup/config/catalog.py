@@ -64,6 +64,20 @@ SQL_TYPES = frozenset({"mariadb", "mysql", "oracle-mysql", "postgresql"})
 _FIXED_ENDPOINTS: dict[str, tuple[str, ...]] = {"network-storage": ("network-storage",)}
 
 
+def relationship_target(name: str, target: Any) -> tuple[Any, Any] | None:
+    """(service, endpoint or None) of relationship `name` written as null, `"svc[:ep]"`, or
+    ``{service, endpoint}`` (``{}`` means the service of the relationship's name); None for any
+    other form (the schema reports it)."""
+    if target is None:
+        return name, None
+    if isinstance(target, str):
+        service, _, endpoint = target.partition(":")
+        return service, endpoint or None
+    if isinstance(target, dict):
+        return target.get("service") or name, target.get("endpoint")
+    return None
+
+
 def default_endpoint(kind: str) -> str | None:
     return _DEFAULT_ENDPOINTS.get(kind)
 

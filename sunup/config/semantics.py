@@ -10,7 +10,7 @@ import zoneinfo
 from typing import Any
 
 from sunup.config import crons
-from sunup.config.catalog import default_endpoint, endpoints_of
+from sunup.config.catalog import default_endpoint, endpoints_of, relationship_target
 from sunup.config.diagnostics import Diagnostics, did_you_mean
 from sunup.config.mounts import canonical_source, normalize_mount_path
 from sunup.config.schema import PRIVILEGES, RUNTIMES, SERVICE_TYPES
@@ -251,16 +251,10 @@ class _Checker:
             )
 
     def check_relationship(self, path: DataPath, name: str, target: Any) -> None:
-        service: Any = name
-        endpoint: Any = None
-        if isinstance(target, str):
-            service, _, endpoint = target.partition(":")
-            endpoint = endpoint or None
-        elif isinstance(target, dict):
-            service = target.get("service") or name
-            endpoint = target.get("endpoint")
-        elif target is not None:
+        parsed = relationship_target(name, target)
+        if parsed is None:
             return
+        service, endpoint = parsed
         if not isinstance(service, str):
             return
         # In the mapping form, point at the `service:` or `endpoint:` value that is wrong.

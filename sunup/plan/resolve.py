@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sunup.config.catalog import SCHEMES, SQL_TYPES, default_endpoint
+from sunup.config.catalog import SCHEMES, SQL_TYPES, default_endpoint, relationship_target
 from sunup.config.loader import LoadedConfig
 from sunup.config.mounts import canonical_source, normalize_mount_path
 from sunup.plan import environment, resources
@@ -320,13 +320,7 @@ def _merge_variables(config: Mapping[str, Any], local: Mapping[str, Mapping[str,
 
 
 def _relationship(name: str, target: Any, service_kinds: Mapping[str, str], app_names: set[str]) -> RelationshipPlan:
-    service, endpoint = name, None
-    if isinstance(target, str):
-        service, _, endpoint_text = target.partition(":")
-        endpoint = endpoint_text or None
-    elif isinstance(target, Mapping):
-        service = target.get("service") or name
-        endpoint = target.get("endpoint")
+    service, endpoint = relationship_target(name, target) or (name, None)
     if endpoint is None:
         kind = service_kinds.get(service)
         endpoint = (default_endpoint(kind) if kind else None) or ("http" if service in app_names else service)
