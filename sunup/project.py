@@ -16,6 +16,10 @@ from sunup.plan.model import ProjectPlan
 from sunup.plan.resolve import HostFacts, resolve_project
 from sunup.supervisor.statedir import StateDir
 
+#: In the state folder: the digest of the last configuration that passed the schema check
+#: without a diagnostic (`sunup.config.read_config`; `sunup validate` does not use it).
+SCHEMA_CACHE = "schema-valid"
+
 
 def open_project(project_dir: str | Path | None = None) -> LoadedConfig:
     """Read and check the project at or above `project_dir` (the current folder by default).
@@ -23,7 +27,7 @@ def open_project(project_dir: str | Path | None = None) -> LoadedConfig:
     Raises `ProjectNotFoundError` when there is none and `ConfigError` when it has errors.
     """
     root = find_project_root(Path(project_dir) if project_dir else Path.cwd())
-    loaded = read_config(root)
+    loaded = read_config(root, schema_cache=StateDir.for_project(root).root / SCHEMA_CACHE)
     if loaded.diagnostics.has_errors():
         raise ConfigError(loaded)
     return loaded
