@@ -6,6 +6,7 @@ that turns `SunupError`s into messages and exit statuses (see `sunup.errors`).
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -14,8 +15,39 @@ from sunup import __version__
 from sunup.cli import output
 from sunup.errors import EXIT_FAILURE, ConfigError, SunupError
 
+#: Which module holds each command: a command's module is imported only when it runs (or for
+#: `--help`), so `sunup up` does not pay for the imports of every other command.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "config_commands": ("validate", "config", "schema"),
+    "runtime_commands": ("up", "down", "ps", "start", "stop", "restart", "workers", "logs", "ssh"),
+    "deploy_commands": ("deploy", "redeploy", "crons", "cron:run", "cron:cancel"),
+    "service_commands": ("services", "relationships", "sql"),
+    "resource_commands": ("resources", "resources:set"),
+    "mount_commands": ("mount:list",),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group that imports a command family's module the first time one of its commands is asked for."""
+
+    def _load(self, family: str) -> None:
+        module = importlib.import_module(f"sunup.cli.{family}")
+        module.register(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for family, names in FAMILIES.items():
+                if cmd_name in names:
+                    self._load(family)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for family in FAMILIES:
+            self._load(family)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="sunup")
 @click.option(
     "-C",
@@ -32,24 +64,8 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     ctx.obj = output.Context(project_dir=project_dir)
 
 
-def _register() -> None:
-    from sunup.cli import (
-        config_commands,
-        deploy_commands,
-        mount_commands,
-        resource_commands,
-        runtime_commands,
-        service_commands,
-    )
-
-    families = (config_commands, runtime_commands, deploy_commands, service_commands, resource_commands)
-    for family in (*families, mount_commands):
-        family.register(cli)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `sunup` script: run a command, map errors to exit statuses."""
-    _register()
     try:
         status = cli.main(args=argv, prog_name="sunup", standalone_mode=False)
     except click.exceptions.Abort:

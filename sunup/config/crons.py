@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 
-from croniter import croniter
-from croniter.croniter import CroniterError
+# croniter is imported by the functions that use it: most projects have no crons, and every
+# `sunup` command reads the configuration.
 
 #: Upsun runs no cron more often than this; sunup warns and runs it anyway.
 MIN_INTERVAL_MINUTES = 5
@@ -21,6 +21,9 @@ _EPOCH = datetime.datetime(2026, 1, 5, tzinfo=datetime.UTC)  # a Monday
 
 def check_spec(expression: str, name: str) -> str | None:
     """Why `expression` is not a valid Upsun cron spec, or None when it is."""
+    from croniter import croniter
+    from croniter.croniter import CroniterError
+
     fields = expression.split()
     if len(fields) != len(_FIELDS):
         return f"'{expression}' has {len(fields)} field{'s' if len(fields) != 1 else ''}, a cron spec has 5"
@@ -42,6 +45,8 @@ def check_spec(expression: str, name: str) -> str | None:
 
 def fire_times(expression: str, name: str, start: datetime.datetime) -> Iterator[datetime.datetime]:
     """The moments after `start` (timezone-aware) at which the cron fires, in order."""
+    from croniter import croniter
+
     iterator = croniter(expression, start, hash_id=name.encode())
     while True:
         yield iterator.get_next(datetime.datetime)
@@ -49,6 +54,8 @@ def fire_times(expression: str, name: str, start: datetime.datetime) -> Iterator
 
 def min_interval_minutes(expression: str, name: str) -> int | None:
     """The shortest gap between two runs over a sample week, in minutes."""
+    from croniter.croniter import CroniterError
+
     times = fire_times(expression, name, _EPOCH)
     shortest: float | None = None
     try:
