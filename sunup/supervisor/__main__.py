@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=None)
     parser.add_argument("--ready-fd", type=int, default=None)
     options = parser.parse_args(argv)
+    from sunup.deploy.deployment import deployments_for
+
     channel = ReadyChannel(options.ready_fd)
     try:
         loaded, plan = load_plan(options.project)
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 foreground=False,
                 say=channel.say,
                 ready=channel.ready,
+                deployments=deployments_for(loaded.root, state.root),
             )
         )
     except BaseException as exc:
