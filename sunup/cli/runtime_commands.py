@@ -125,30 +125,18 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
     from sunup.deploy.deployment import deployments_for
     from sunup.supervisor.daemon import serve
 
-    deployments = deployments_for(loaded.root, state.root)
     if not detach:
+        deployments = deployments_for(loaded.root, state.root)
         asyncio.run(
             serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say, deployments=deployments)
         )
         return EXIT_OK
-    from sunup.supervisor.background import ReadyChannel
+    import functools
+
     from sunup.supervisor.background import detach as run_detached
+    from sunup.supervisor.background import supervise
 
-    def supervise(channel: ReadyChannel) -> None:
-        asyncio.run(
-            serve(
-                plan,
-                loaded.root,
-                state=state,
-                settings=settings,
-                foreground=False,
-                say=channel.say,
-                ready=channel.ready,
-                deployments=deployments,
-            )
-        )
-
-    run_detached(supervise, state, say=_say)
+    run_detached(functools.partial(supervise, plan, loaded.root, state=state, settings=settings), state, say=_say)
     return _report_up(state, settle)
 
 

@@ -9,12 +9,10 @@ then ``ok`` once every instance is spawned and the control socket listens, or
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from sunup.project import load_plan
-from sunup.supervisor.background import ReadyChannel
-from sunup.supervisor.daemon import serve
+from sunup.supervisor.background import ReadyChannel, supervise
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.statedir import StateDir
 
@@ -25,25 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=None)
     parser.add_argument("--ready-fd", type=int, default=None)
     options = parser.parse_args(argv)
-    from sunup.deploy.deployment import deployments_for
-
     channel = ReadyChannel(options.ready_fd)
     try:
         loaded, plan = load_plan(options.project)
         state = StateDir.for_project(loaded.root)
         settings = SupervisorSettings.from_environment(options.grace)
-        asyncio.run(
-            serve(
-                plan,
-                loaded.root,
-                state=state,
-                settings=settings,
-                foreground=False,
-                say=channel.say,
-                ready=channel.ready,
-                deployments=deployments_for(loaded.root, state.root),
-            )
-        )
+        supervise(plan, loaded.root, channel, state=state, settings=settings)
     except BaseException as exc:
         return channel.fail(exc)
     return 0

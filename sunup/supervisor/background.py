@@ -18,9 +18,14 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sunup.errors import EXIT_FAILURE, RuntimeFailure, SunupError
 from sunup.supervisor.statedir import StateDir
+
+if TYPE_CHECKING:
+    from sunup.plan.model import ProjectPlan
+    from sunup.supervisor.settings import SupervisorSettings
 
 #: How long to wait for the background supervisor to start the services and spawn every instance
 #: (a database's first start initialises its data folder).
@@ -62,6 +67,29 @@ class ReadyChannel:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def supervise(
+    plan: ProjectPlan, project_root: Path, channel: ReadyChannel, *, state: StateDir, settings: SupervisorSettings
+) -> None:
+    """Run the background supervisor of `plan` (builds and deploys included), reporting on `channel`."""
+    import asyncio
+
+    from sunup.deploy.deployment import deployments_for
+    from sunup.supervisor.daemon import serve
+
+    asyncio.run(
+        serve(
+            plan,
+            project_root,
+            state=state,
+            settings=settings,
+            foreground=False,
+            say=channel.say,
+            ready=channel.ready,
+            deployments=deployments_for(project_root, state.root),
+        )
+    )
 
 
 def detach(
