@@ -150,6 +150,7 @@ async def serve(
                 app_dirs=deployment.app_dirs() if deployment is not None else None,
                 port=port,
                 layout=layout,
+                pids_limit=settings.pids_limit,
             )
             specs = maker.specs(plan)
             write_peers(state.root, specs)
