@@ -16,6 +16,7 @@ The supervisor's whole API::
     group.kill_all(signal.SIGTERM)               # once, to every process of the instance
     group.kill_all()                             # SIGKILL until empty (IsolationError after 5 s)
     group.oom_killed()                           # the kernel killed one of them for memory
+    group.forks_refused()                        # forks its process-count limit refused
     group.remove()                               # at stop; `prepare` again before the next start
 
     isolation.close()                            # at `sunup down`: drop the empty top-level group

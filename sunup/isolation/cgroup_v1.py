@@ -4,7 +4,8 @@ hierarchies, under a top-level group that sits below the supervisor's own group 
 Kill: freeze the group (`freezer.state`), SIGKILL every member, thaw; frozen processes cannot fork,
 so nothing escapes, and thawing lets the pending SIGKILL take them. Limits: `cpu.cfs_quota_us`
 over a 100 ms period, `memory.limit_in_bytes` and `memory.memsw.limit_in_bytes` (no swap beyond
-the limit), `pids.max`. OOM kills: the `oom_kill` counter of `memory.oom_control`.
+the limit), `pids.max`. OOM kills: the `oom_kill` counter of `memory.oom_control`; forks the
+process-count limit refused: the `max` counter of `pids.events`.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class CgroupV1Group:
         self.reused = False
         self._cpu_base = 0.0
         self._oom_base = 0
+        self._forks_base = 0
 
     @property
     def instance_id(self) -> str:
@@ -178,6 +180,7 @@ class CgroupV1Group:
         """Count CPU time and OOM kills from now on."""
         self._cpu_base = self._cpu_total()
         self._oom_base = self._oom_kills()
+        self._forks_base = self._forks_refused_total()
 
     def apply_limits(self, *, fresh: bool) -> None:
         """Write the limits; on a reused group, also lift those no longer wanted."""
@@ -294,6 +297,13 @@ class CgroupV1Group:
 
     def oom_killed(self) -> bool:
         return self._oom_kills() > self._oom_base
+
+    def _forks_refused_total(self) -> int:
+        pids = self._dirs.get("pids")
+        return cgroupfs.read_keyed(pids / "pids.events").get("max", 0) if pids is not None else 0
+
+    def forks_refused(self) -> int:
+        return max(0, self._forks_refused_total() - self._forks_base)
 
     def remove(self) -> None:
         if any(d.exists() for d in self.dirs()):

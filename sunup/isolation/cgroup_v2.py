@@ -7,7 +7,8 @@ them all), else the supervisor's own group (processes can be tracked and killed 
 controller can be enabled below a group that holds processes). Kill: `cgroup.kill` (Linux 5.14),
 else freeze with `cgroup.freeze` (5.2), signal, thaw. Emptiness is awaited on `cgroup.events`
 with poll(2), not by polling on a timer. Limits: `cpu.max`, `memory.max` with `memory.swap.max`
-0, `pids.max`; OOM kills: the `oom_kill` counter of `memory.events`.
+0, `pids.max`; OOM kills: the `oom_kill` counter of `memory.events`; forks the
+process-count limit refused: the `max` counter of `pids.events`.
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ class CgroupV2Group:
         self._limits = limits
         self._cpu_base = 0.0
         self._oom_base = 0
+        self._forks_base = 0
 
     @property
     def instance_id(self) -> str:
@@ -190,6 +192,7 @@ class CgroupV2Group:
         """Count CPU time and OOM kills from now on."""
         self._cpu_base = self._cpu_total()
         self._oom_base = self._oom_kills()
+        self._forks_base = self._forks_refused_total()
 
     def apply_limits(self, *, fresh: bool) -> None:
         """Write the limits; on a reused group, also lift those no longer wanted."""
@@ -304,6 +307,12 @@ class CgroupV2Group:
 
     def oom_killed(self) -> bool:
         return self._oom_kills() > self._oom_base
+
+    def _forks_refused_total(self) -> int:
+        return cgroupfs.read_keyed(self.directory / "pids.events").get("max", 0)
+
+    def forks_refused(self) -> int:
+        return max(0, self._forks_refused_total() - self._forks_base)
 
     def remove(self) -> None:
         if self.directory.exists() and not self.empty():

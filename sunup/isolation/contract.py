@@ -118,6 +118,11 @@ class InstanceCgroup(Protocol):
         """Whether the kernel killed a process of this group for memory since it was prepared."""
         ...
 
+    def forks_refused(self) -> int:
+        """How many forks the process-count limit refused since the group was prepared
+        (`pids.events`; 0 where nothing counts them)."""
+        ...
+
     def remove(self) -> None:
         """Kill what is left in the group and delete it."""
         ...

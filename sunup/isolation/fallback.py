@@ -103,9 +103,9 @@ class ProcessTreeIsolation:
     def warning(self) -> str:
         return (
             f"no usable cgroups ({self._reason}): CPU quotas and process-count limits are not "
-            "enforced, memory limits apply per process (RLIMIT_DATA) and out-of-memory kills are "
-            "not reported, and a process that clears its environment and leaves its parent can "
-            "outlive a stop"
+            "enforced (SUNUP_PIDS_LIMIT: a fork bomb is not contained), memory limits apply per "
+            "process (RLIMIT_DATA) and out-of-memory kills are not reported, and a process that "
+            "clears its environment and leaves its parent can outlive a stop"
         )
 
     @property
@@ -238,6 +238,9 @@ class ProcessTreeGroup:
 
     def oom_killed(self) -> bool:
         return False
+
+    def forks_refused(self) -> int:
+        return 0
 
     def remove(self) -> None:
         self.kill_all()

@@ -6,8 +6,9 @@ instance's cgroup), `.environment` sourced with `set -a` (spec §6), `pre_start`
 beside it. The environment is the plan's static one plus the run-time values added here, plus
 what `extra_environment` returns for the instance (the seam for relationship credentials).
 With a mount layout (`sunup.mounts`), the child enters the instance's mount namespace before its
-exec: the app folder read-only, each mount a writable folder (docs/mounts.md). `SpecMaker` makes
-the spec of any instance, so a group can grow while sunup runs.
+exec: the app folder read-only, each mount a writable folder (docs/mounts.md). An instance is
+limited to its plan's CPU and memory and to a process count (`SUNUP_PIDS_LIMIT`, 4096 by
+default). `SpecMaker` makes the spec of any instance, so a group can grow while sunup runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sunup.mounts.layout import InstanceMounts, MountLayout
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.peers import PEERS_VARIABLE, peers_path
+from sunup.supervisor.settings import DEFAULT_PIDS_LIMIT
 from sunup.supervisor.shellcommand import execs
 from sunup.supervisor.statedir import StateDir
 
@@ -98,6 +100,8 @@ class SpecMaker:
     port: Callable[[], int] = free_port
     #: Where each instance's mounts are; None: no mounts, no namespace (the source folder runs).
     layout: MountLayout | None = None
+    #: Most processes (threads included) each instance may have; None: no limit.
+    pids_limit: int | None = DEFAULT_PIDS_LIMIT
 
     @classmethod
     def for_host(
@@ -110,10 +114,11 @@ class SpecMaker:
         app_dirs: Mapping[str, Path] | None = None,
         port: Callable[[], int] = free_port,
         layout: MountLayout | None = None,
+        pids_limit: int | None = DEFAULT_PIDS_LIMIT,
     ) -> SpecMaker:
         base = {k: host_environment[k] for k in PASSED_THROUGH if k in host_environment}
         base["PATH"] = f"{state.bin}:{base.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
-        return cls(project_root, state, base, extra_environment, dict(app_dirs or {}), port, layout)
+        return cls(project_root, state, base, extra_environment, dict(app_dirs or {}), port, layout, pids_limit)
 
     def specs(self, plan: ProjectPlan) -> list[InstanceSpec]:
         """One spec per instance of the plan: web instance(s) first, then each worker's, per app."""
@@ -157,7 +162,9 @@ class SpecMaker:
             environment=env,
             cwd=folder,
             log_path=state.app_log(instance),
-            limits=Limits(cpu=group.resources.cpu or None, memory_mb=group.resources.memory_mb or None),
+            limits=Limits(
+                cpu=group.resources.cpu or None, memory_mb=group.resources.memory_mb or None, pids=self.pids_limit
+            ),
             port=chosen_port,
             mounts=mounts,
         )

@@ -74,6 +74,8 @@ class InstanceRunner:
         self._tree: dict[int, int] = {}
         self._grace: Timer | None = None
         self._retry: Timer | None = None
+        #: Forks refused by the process limit since the current start, as last reported.
+        self._forks_reported = 0
 
     # Feeding the lifecycle.
 
@@ -138,6 +140,7 @@ class InstanceRunner:
             return
         try:
             self._group = group = self._isolation.prepare(spec.id.key, spec.limits)
+            self._forks_reported = 0
         except (IsolationError, OSError) as exc:
             self._problem(f"could not prepare its cgroup: {exc!s}")
             self.feed(lc.SpawnFailed(str(exc)))
@@ -178,6 +181,7 @@ class InstanceRunner:
 
     def _terminate(self, deadline: float) -> None:
         self._grace = self._clock.call_at(deadline, self._grace_over)
+        self._forks_refused()
         if self.spec.stop_signal != signal.SIGTERM:
             if self._child is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -297,6 +301,7 @@ class InstanceRunner:
         started = self.status.started if self.status.started is not None else now
         # A shell whose child the kernel killed exits 137: ask the cgroup after any failure.
         oom = os.waitstatus_to_exitcode(wait_status) != 0 and self._oom_killed()
+        self._forks_refused()
         limits = self.spec.limits
         exit_status = ExitStatus.from_wait_status(
             wait_status,
@@ -310,6 +315,23 @@ class InstanceRunner:
         if self._post is not None:
             self._post.signal_group(signal.SIGKILL)
         self.feed(lc.Exited(exit_status))
+
+    def _forks_refused(self) -> int | None:
+        """Forks the process limit refused since the start; says so once each time it grows."""
+        if self._group is None:
+            return None
+        try:
+            refused = self._group.forks_refused()
+        except (IsolationError, OSError):
+            return None
+        if refused > self._forks_reported:
+            self._forks_reported = refused
+            limit = self.spec.limits.pids if self.spec.limits is not None else None
+            self._problem(
+                f"hit its process limit{f' of {limit}' if limit else ''}: {refused} fork"
+                f"{'s' if refused > 1 else ''} refused since it started"
+            )
+        return refused
 
     def _oom_killed(self) -> bool:
         if self._group is None:
@@ -363,6 +385,7 @@ class InstanceRunner:
             "memory": memory,
             "port": self.spec.port,
             "log": str(self.spec.log_path),
+            "forks_refused": self._forks_refused(),
         }
 
     def close(self) -> None:
