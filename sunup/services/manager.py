@@ -29,8 +29,7 @@ from sunup.plan.relationships import AccessMap, Credentials
 from sunup.services import provider_for
 from sunup.services.model import Progress, ServiceProcess, no_progress
 from sunup.services.probes import wait_ready
-from sunup.services.provider import ServiceProvider
-from sunup.services.tools import tail
+from sunup.services.provider import ServiceProvider, start_failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +140,8 @@ class ServiceManager:
             try:
                 await wait_ready(name, provider.probe, timeout=provider.ready_timeout, exited=exited)
             except RuntimeFailure as exc:
-                log = tail(log_file.read_text(encoding="utf-8", errors="replace"))
-                raise RuntimeFailure(exc.message, hint=f"last lines of {log_file}:\n{log}") from None
+                await stop_child(self.children.pop(name))  # first: a port still taken is then another's
+                raise start_failure(provider, exc) from None
             finally:
                 exited.cancel()
         self.credentials[name] = await provider.provision()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import struct
 from collections.abc import Awaitable, Callable
 
@@ -104,10 +105,23 @@ async def amqp_ping(host: str, port: int) -> str | None:
     return await _attempt(host, port, b"AMQP\x00\x00\x09\x01", 4096, _amqp_judge)
 
 
+def ended(status: int | None) -> str:
+    """How a server ended, from its exit status as `Popen.returncode` gives it (-N: killed by signal N)."""
+    if status is None:
+        return "exited"
+    if status < 0:
+        try:
+            return f"was killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"was killed by signal {-status}"
+    return f"exited with status {status}"
+
+
 async def wait_ready(
     service: str, probe: Probe, *, timeout: float, exited: asyncio.Future[int | None] | None = None
 ) -> None:
-    """Probe until ready; fail after `timeout` seconds, or as soon as `exited` (the server's exit status) is set."""
+    """Probe until ready; fail after `timeout` seconds, or as soon as `exited` is set: the server's
+    exit status (`ended`), which the failure names."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.02
@@ -124,7 +138,7 @@ async def wait_ready(
         if exited is not None:
             done, _ = await asyncio.wait({exited}, timeout=min(delay, remaining))
             if done:
-                raise RuntimeFailure(f"service '{service}' exited with status {exited.result()} before it was ready")
+                raise RuntimeFailure(f"service '{service}' {ended(exited.result())} before it was ready")
         else:
             await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.25)

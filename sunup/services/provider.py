@@ -25,6 +25,7 @@ from sunup.services.binaries import Binary, version_warning
 from sunup.services.model import Progress, ServiceHome, ServiceProcess, ServiceProgress, ServiceStart, no_progress
 from sunup.services.secret import password_for, project_secret
 from sunup.services.state import LOOPBACK, ServiceState, load_state, port_is_free, save_state, settle_ports
+from sunup.services.tools import tail
 
 #: The marker that a data folder was initialised completely (kept beside it, not inside).
 INITIALISED_MARKER = "initialised"
@@ -172,3 +173,35 @@ class ServerProvider:
             state = state.evolve(initialised=True)
         save_state(self.home, state)
         return ServiceStart(self.process(state), tuple(warnings))
+
+
+def start_failure(
+    provider: ServiceProvider, failure: RuntimeFailure, log_start: int = 0, log_end: int | None = None
+) -> RuntimeFailure:
+    """`failure` (a server that was not ready) with its cause, its data folder and the end of its log.
+
+    Call it once the server is stopped: a port of the service that is still taken is then held
+    by another program, which is said. The log is `provider.home.log_file`, read from `log_start`
+    (its size before this start) up to `log_end` when given (its size when the server exited,
+    before anything restarted it). The data folder is named and left as it is: a damaged one is
+    never removed nor repaired.
+    """
+    state = provider.state()
+    taken = [port for port in (state.ports.values() if state else ()) if not port_is_free(port)]
+    message = failure.message
+    hints = [failure.hint] if failure.hint else []
+    if taken:
+        message += f": port {taken[0]} is in use by another program"
+        hints.append("free the port, or run `sunup up` again: it picks another port when the port is still taken")
+    hints.append(f"its data folder is left as it is: {provider.home.data}")
+    log_file = provider.home.log_file
+    try:
+        with log_file.open("rb") as log:
+            log.seek(log_start)
+            size = max(log_end - log_start, 0) if log_end is not None else -1
+            text = log.read(size).decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    if text.strip():
+        hints.append(f"last lines of {log_file}:" + "".join(f"\n  {line}" for line in tail(text).splitlines()))
+    return RuntimeFailure(message, hint="\n".join(hints).replace("\n", "\n    "))

@@ -9,6 +9,9 @@ Each service is prepared (data folder initialised on first start), its server st
 `Supervisor` of its own — own cgroup, PR_SET_PDEATHSIG, restarted with backoff when it dies, its
 `stop_signal` then SIGKILL after its `stop_timeout` — then probed until ready and provisioned
 (databases, users and grants per endpoint). All services go through these steps in parallel.
+A server that ends (or is not ready in time) fails the whole start once every server is stopped,
+with `start_failure`: how it ended, a port another program holds, its data folder (left as it
+is), the lines it wrote during this start.
 A server left by a supervisor that was killed is in a stale cgroup, which `sunup up` clears
 before this runs.
 """
@@ -18,7 +21,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from sunup.errors import RuntimeFailure
 from sunup.isolation import Isolation
 from sunup.plan.model import ProjectPlan
 from sunup.plan.relationships import AccessMap, Credentials
@@ -26,7 +31,7 @@ from sunup.services import provider_for
 from sunup.services.location import services_dir
 from sunup.services.model import ServiceProcess, ServiceProgress
 from sunup.services.probes import wait_ready
-from sunup.services.provider import ServiceProvider
+from sunup.services.provider import ServiceProvider, start_failure
 from sunup.supervisor.events import Event, ExitedEvent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import InstanceSpec
@@ -86,25 +91,43 @@ async def start_services(
     exits: dict[str, asyncio.Future[int | None]] = {
         spec.id.group: asyncio.get_running_loop().create_future() for spec in specs
     }
+    #: The size of each server's log before it starts, and when it first exited (a restart writes more).
+    log_starts = {name: _size(providers[name].home.log_file) for name in exits}
+    log_ends: dict[str, int] = {}
 
     def on_exit(event: Event) -> None:
         if isinstance(event, ExitedEvent):
-            waiter = exits.get(event.instance.group)
+            name = event.instance.group
+            waiter = exits.get(name)
             if waiter is not None and not waiter.done():
-                waiter.set_result(event.exit.code)
+                log_ends[name] = _size(providers[name].home.log_file)
+                status = event.exit.code if event.exit.signal is None else -event.exit.signal
+                waiter.set_result(status)
+
+    not_ready: list[tuple[str, RuntimeFailure]] = []
+
+    async def ready(name: str) -> None:
+        provider = providers[name]
+        try:
+            await wait_ready(name, provider.probe, timeout=provider.ready_timeout, exited=exits[name])
+        except RuntimeFailure as exc:
+            not_ready.append((name, exc))
+            raise
 
     supervisor.observe(on_exit)
     supervisor.start()
+    waits = [asyncio.ensure_future(ready(name)) for name in exits]
     try:
-        await asyncio.gather(
-            *(
-                wait_ready(name, providers[name].probe, timeout=providers[name].ready_timeout, exited=exits[name])
-                for name in exits
-            )
-        )
+        await asyncio.gather(*waits)
         found = await asyncio.gather(*(p.provision() for p in providers.values()))
     except BaseException:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
         await running.stop()
+        if not_ready:  # said once every server is stopped: a port still taken is another program's
+            name, failure = not_ready[0]
+            raise start_failure(providers[name], failure, log_starts[name], log_ends.get(name)) from None
         raise
     finally:
         for waiter in exits.values():
@@ -121,9 +144,17 @@ def _spec(process: ServiceProcess, provider: ServiceProvider) -> InstanceSpec:
         cwd=process.cwd,
         log_path=provider.home.log_file,
         argv=tuple(process.argv),
+        port=state.port if (state := provider.state()) is not None else None,
         stop_signal=int(process.stop_signal),
         grace=process.stop_timeout,
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _access(found: Mapping[str, Mapping[str, Credentials]]) -> AccessMap:

@@ -9,7 +9,15 @@ import pytest
 
 from sunup.errors import RuntimeFailure
 from sunup.services.binaries import Binary, version_matches, version_warning
-from sunup.services.probes import _amqp_judge, _mysql_judge, _postgres_judge, _redis_judge, redis_ping, wait_ready
+from sunup.services.probes import (
+    _amqp_judge,
+    _mysql_judge,
+    _postgres_judge,
+    _redis_judge,
+    ended,
+    redis_ping,
+    wait_ready,
+)
 from sunup.services.state import free_port
 
 
@@ -67,6 +75,15 @@ def test_wait_ready_stops_as_soon_as_the_server_exits() -> None:
     with pytest.raises(RuntimeFailure, match="exited with status 3"):
         asyncio.run(run())
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [(3, "exited with status 3"), (0, "exited with status 0"), (-9, "was killed by SIGKILL"), (None, "exited")],
+)
+def test_a_server_that_ended_is_said_how(status: int | None, said: str) -> None:
+    """An exit status as `Popen.returncode` gives it: a negative one is the signal that killed it."""
+    assert ended(status) == said
 
 
 @pytest.mark.parametrize(
