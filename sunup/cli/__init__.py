@@ -64,6 +64,13 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     ctx.obj = output.Context(project_dir=project_dir)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """`exc` as a sentence: what failed, on which file."""
+    what = exc.strerror or str(exc)
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{what}: {' -> '.join(names)}" if names else what
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `sunup` script: run a command, map errors to exit statuses."""
     try:
@@ -83,5 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
+        sys.exit(EXIT_FAILURE)
+    except OSError as exc:  # the machine refused something (permissions, space, files): no traceback
+        output.error(describe_os_error(exc))
         sys.exit(EXIT_FAILURE)
     sys.exit(status if isinstance(status, int) else 0)

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import itertools
+import pwd
 import socket
 from pathlib import Path
 from typing import Any
 
 from sunup.control.protocol import MAX_MESSAGE, ProtocolError, Request, decode_response, socket_address
+from sunup.errors import SunupError
 
 
 class NotRunningError(Exception):
     """No supervisor listens on the socket."""
+
+
+class SocketAccessError(SunupError):
+    """The socket exists but this user may not connect to it (mode 0600: its owner only)."""
+
+    def __init__(self, path: Path) -> None:
+        owner = _owner(path)
+        super().__init__(
+            f"permission denied on the control socket {path}: the supervisor runs as {owner}",
+            hint=f"run sunup as {owner}, the user who started it",
+        )
+
+
+def _owner(path: Path) -> str:
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "another user"
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 class ControlClient:
@@ -33,6 +57,8 @@ class ControlClient:
                     conn.connect(address)
             except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
                 raise NotRunningError(str(self.path)) from exc
+            except PermissionError:
+                raise SocketAccessError(self.path) from None
             conn.sendall(Request(command, args, ident).encode())
             line = _read_line(conn)
         response = decode_response(line)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ UNKNOWN_COMMAND = "unknown-command"
 SELECTION = "selection"
 FAILED = "failed"
 INTERNAL = "internal"
+BUSY = "busy"
 
 #: Longest path bind(2)/connect(2) take for a Unix socket, terminator included.
 _SUN_PATH = 108
@@ -62,12 +64,28 @@ def _line(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode() + b"\n"
 
 
+def _no_constant(name: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity` are not JSON (Python's parser takes them by default)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def decode_request(line: bytes) -> Request:
     """The request on `line`, or `ProtocolError` saying what is wrong with it."""
     try:
-        value = json.loads(line)
+        value = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(BAD_REQUEST, f"not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(BAD_REQUEST, "not JSON this parser reads: nested too deeply") from None
+    except ValueError as exc:  # a number of more than 4300 digits (sys.get_int_max_str_digits)
+        raise ProtocolError(BAD_REQUEST, f"not JSON this parser reads: {exc}") from None
     if not isinstance(value, dict):
         raise ProtocolError(BAD_REQUEST, "a request is a JSON object")
     command = value.get("command")
@@ -80,7 +98,7 @@ def decode_request(line: bytes) -> Request:
     if not isinstance(args, dict):
         raise ProtocolError(BAD_REQUEST, "'args' must be an object")
     if ident is not None and not isinstance(ident, (int, str)):
-        raise ProtocolError(BAD_REQUEST, "'id' must be a number or a string")
+        raise ProtocolError(BAD_REQUEST, "'id' must be an integer or a string")
     return Request(command, args, ident)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sunup.control.protocol import FAILED, SELECTION, ProtocolError
+from sunup.plan.sizing import MAX_COUNT
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.peers import peers_document, write_group_peers
 
@@ -73,8 +74,8 @@ class Scaling:
             group = app.group(name) if app is not None else None
             if group is None or group.commands is None:
                 raise ProtocolError(SELECTION, f"no group {key!r} with a start command in this supervisor")
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise ProtocolError(SELECTION, f"the count of {key!r} must be a whole number, 1 or more")
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
+                raise ProtocolError(SELECTION, f"the count of {key!r} must be a whole number from 1 to {MAX_COUNT}")
             found.append((group, count))
         return found
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sunup.control.protocol import (
     BAD_REQUEST,
+    BUSY,
     INTERNAL,
     MAX_MESSAGE,
     ProtocolError,
@@ -29,6 +30,9 @@ from sunup.control.protocol import (
 Handler = Callable[[Request], Awaitable[Any]]
 #: How long closing waits for the requests being answered.
 CLOSE_TIMEOUT = 5.0
+#: Connections open at once; one more gets a ``busy`` error reply and is closed, so that clients
+#: holding connections open cannot take the file descriptors the instances need.
+MAX_CONNECTIONS = 512
 
 
 class ControlServer:
@@ -65,6 +69,12 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        if len(self._connections) >= MAX_CONNECTIONS:
+            error = ProtocolError(BUSY, f"{MAX_CONNECTIONS} connections are open already", hint="try again later")
+            with contextlib.suppress(ConnectionError):
+                writer.write(encode_error(None, error))
+            writer.close()
+            return
         if task is not None:
             self._connections.add(task)
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sunup.control.client import ControlClient, NotRunningError
 from sunup.control.protocol import ProtocolError
+from sunup.errors import SunupError
 
 SERVICE = "app"
 SV_VERBS = {"status": "ps", "start": "start", "up": "start", "stop": "stop", "down": "stop", "restart": "restart"}
@@ -56,8 +57,11 @@ def run(program: str, argv: list[str]) -> int:
     except NotRunningError:
         print(f"{program}: the sunup supervisor is not running", file=sys.stderr)
         return 1
-    except ProtocolError as exc:
+    except (ProtocolError, SunupError) as exc:
         print(f"{program}: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{program}: cannot talk to the sunup supervisor: {exc.strerror or exc}", file=sys.stderr)
         return 1
     row = rows[0] if rows else {}
     if program == "sv":
