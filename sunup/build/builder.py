@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -24,8 +24,11 @@ from sunup.build.tree import source_files, tree_id
 from sunup.errors import RuntimeFailure
 from sunup.plan import environment
 from sunup.plan.model import AppPlan
+from sunup.supervisor.child import dying_with_parent
 
 Progress = Callable[[str], None]
+#: Wraps a build command's argv so that it runs in a group of its own (`InstanceCgroup.join_argv`).
+Join = Callable[[Sequence[str]], list[str]]
 #: Builds kept per app (the newest ones); older ones are removed after a successful build.
 KEEP_BUILDS = 3
 _COMPLETE = ".complete.json"
@@ -75,8 +78,15 @@ def build_app(
     variables: Mapping[str, Mapping[str, object]],
     project: str,
     progress: Progress = lambda _line: None,
+    join: Join = list,
 ) -> BuildResult:
-    """Build `app` into ``builds_dir/<tree id>``, or reuse that build when it exists."""
+    """Build `app` into ``builds_dir/<tree id>``, or reuse that build when it exists.
+
+    Each command of the build gets SIGKILL if the process building dies (PR_SET_PDEATHSIG) and
+    runs through `join` (the supervisor puts it in a cgroup, which the next `sunup up` clears of
+    whatever the command left). A build is good only once its `.complete.json` is written: a
+    folder without it (an interrupted build) is removed and built again.
+    """
     source = project_root / app.source_root
     if not source.is_dir():
         raise RuntimeFailure(f"the source root of '{app.name}' does not exist: {source}", hint="check source.root")
@@ -85,8 +95,8 @@ def build_app(
     tree = tree_id(source, files, config)
     target = builds_dir / tree
     marker = target / _COMPLETE
-    if marker.is_file():
-        recorded = json.loads(marker.read_text())
+    recorded = _recorded(marker)
+    if recorded is not None:
         progress(f"reusing the build {tree[:12]} of '{app.name}' (nothing changed)")
         return BuildResult(app.name, tree, target / "app", _toolchain_from(recorded), reused=True)
     if target.exists():
@@ -103,14 +113,16 @@ def build_app(
             _log(log, f"warning: {warning}")
         env = _build_environment(app, app_dir, target, tree=tree, variables=variables, project=project)
         env = toolchain.apply(env)
-        steps = _Steps(app.name, log, log_path, progress)
+        steps = _Steps(app.name, log, log_path, progress, join)
         _install_dependencies(app, target / "toolchain", env, steps)
         if app.hooks.build:
             progress(f"running the build hook of '{app.name}'")
             _log(log, "Executing build hook...")
             steps.run("the build hook", ["/bin/sh", "-c", app.hooks.build], app_dir, env)
         _log(log, f"Build of '{app.name}' complete")
-    marker.write_text(json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
+    partial = marker.with_name(marker.name + ".tmp")
+    partial.write_text(json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
+    os.replace(partial, marker)  # all at once: a build killed here has no marker or a whole one
     _prune(builds_dir, keep=tree)
     return BuildResult(app.name, tree, app_dir, toolchain, reused=False)
 
@@ -216,6 +228,7 @@ class _Steps:
     log: IO[str]
     log_path: Path
     progress: Progress
+    join: Join = list
 
     def run(self, step: str, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
         _run_step(self, step, argv, cwd, env)
@@ -224,8 +237,17 @@ class _Steps:
 def _run_step(steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
     app, log, log_path, progress = steps.app, steps.log, steps.log_path, steps.progress
     tail: deque[str] = deque(maxlen=15)
+    # The thread starting the command waits for it, so the death signal fires only when the
+    # whole process dies.
+    argv, preexec = dying_with_parent(steps.join(argv))
     with subprocess.Popen(
-        argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        argv,
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec,  # noqa: PLW1509 - only without setpriv: one prctl call
     ) as process:
         assert process.stdout is not None
         for raw in process.stdout:
@@ -243,6 +265,15 @@ def _log(log: IO[str], line: str) -> None:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
     log.write(f"[{stamp}] {line}\n")
     log.flush()
+
+
+def _recorded(marker: Path) -> dict[str, object] | None:
+    """What a complete build recorded; None when the build is not complete (or never was)."""
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
 
 
 def _toolchain_json(toolchain: toolchains.Toolchain) -> dict[str, object]:

@@ -26,6 +26,7 @@ from sunup.build.builder import BuildResult, build_app
 from sunup.deploy.crons import CronScheduler
 from sunup.deploy.hooks import run_hook
 from sunup.deploy.namespace import Enter
+from sunup.isolation import Isolation
 from sunup.plan.model import GroupPlan, ProjectPlan
 
 #: Which tree each app last deployed: decides whether the deploy hook runs.
@@ -49,6 +50,10 @@ class Deployment:
         self.project_root = project_root
         self.state_root = state_root
         self.say = say
+        #: Set by the supervisor: each app's build runs in a group of its own (`<app>.build`), so
+        #: that what a build hook left running when the supervisor was killed is cleared by the
+        #: next `sunup up`, and what it leaves after it ends is killed at once.
+        self.isolation: Isolation | None = None
         self.builds: dict[str, BuildResult] = {}
         self.crons: dict[str, CronScheduler] = {}
 
@@ -59,16 +64,22 @@ class Deployment:
         for app in self.plan.apps:
             variables = {k: dict(v) for k, v in app.web.variables.items()}
             project = app.web.environment.get("PLATFORM_PROJECT", "")
-            self.builds[app.name] = await asyncio.to_thread(
-                build_app,
-                app,
-                project_root=self.project_root,
-                builds_dir=self.state_root / "builds" / app.name,
-                log_path=self.log_dir(app.name) / "build.log",
-                variables=variables,
-                project=project,
-                progress=self._progress(app.name),
-            )
+            group = self.isolation.prepare(f"{app.name}.build") if self.isolation is not None else None
+            try:
+                self.builds[app.name] = await asyncio.to_thread(
+                    build_app,
+                    app,
+                    project_root=self.project_root,
+                    builds_dir=self.state_root / "builds" / app.name,
+                    log_path=self.log_dir(app.name) / "build.log",
+                    variables=variables,
+                    project=project,
+                    progress=self._progress(app.name),
+                    join=group.join_argv if group is not None else list,
+                )
+            finally:
+                if group is not None:
+                    group.remove()
 
     def _progress(self, app: str) -> Callable[[str], None]:
         prefix = f"{app} build: " if len(self.plan.apps) > 1 else "build: "

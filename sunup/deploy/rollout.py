@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import socket
+import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,10 +30,12 @@ from sunup.deploy.crons import CronScheduler
 from sunup.deploy.namespace import Enter
 from sunup.deploy.progress import DeployOutcome, DeployRun, Relay
 from sunup.errors import ConfigError, SunupError
+from sunup.isolation import InstanceCgroup, IsolationError
 from sunup.mounts.layout import entering
 from sunup.plan.model import GroupPlan, ProjectPlan
+from sunup.supervisor.child import dying_with_parent
 from sunup.supervisor.instance import InstanceId
-from sunup.supervisor.launch import free_port
+from sunup.supervisor.launch import InstanceSpec, free_port
 from sunup.supervisor.lifecycle import InstanceState
 from sunup.supervisor.supervisor import Supervisor
 
@@ -90,6 +92,8 @@ class Release:
         self.supervisor = supervisor
         self.hooks: asyncio.Task[None] | None = None
         self._stopping: asyncio.Future[None] | None = None
+        #: The groups the hooks and crons of each web.0 run in (`<instance key>.hooks`).
+        self._hook_groups: list[InstanceCgroup] = []
 
     def start(self, say: Callable[[str], None]) -> None:
         """Start every instance; once each is up (its post_start done), the deployment's hooks and
@@ -107,9 +111,25 @@ class Release:
                     self.deployment,
                     {s.id.app: s.environment for s in webs},
                     {s.id.app: s.cwd for s in webs},
-                    {s.id.app: functools.partial(entering, s.mounts) for s in webs},
+                    {s.id.app: self._hook_enter(s) for s in webs},
                 )
             )
+
+    def _hook_enter(self, web: InstanceSpec) -> Enter:
+        """How web.0's hooks and crons run: in its mount namespace, killed with the supervisor
+        (PR_SET_PDEATHSIG), in a group of their own, which the next `sunup up` clears of anything
+        they left running when the supervisor was killed."""
+        group = self.supervisor.isolation.prepare(f"{web.id.key}.hooks")
+        self._hook_groups.append(group)
+
+        def enter(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
+            dying, first = dying_with_parent(group.join_argv(argv))
+            entered, second = entering(web.mounts, dying)
+            if first is None or second is None:
+                return entered, first or second
+            return entered, lambda: (second(), first())[0]
+
+        return enter
 
     async def _after_ready(
         self,
@@ -144,6 +164,11 @@ class Release:
                 traceback.print_exc()
         if self.deployment is not None:
             await self.deployment.close()
+        for group in self._hook_groups:  # what hooks and crons left behind
+            try:
+                group.remove()
+            except IsolationError as exc:
+                print(f"sunup: {exc.message}", file=sys.stderr)
         await self.supervisor.stop_all()
         self.supervisor.close()
 

@@ -36,6 +36,14 @@ _PR_SET_PDEATHSIG = 1
 _SETPRIV = shutil.which("setpriv")
 
 
+def dying_with_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
+    """`argv` and the `preexec_fn` that make it get SIGKILL when the process (thread) starting it
+    dies: `setpriv --pdeathsig KILL` when the machine has it, else a `preexec_fn`."""
+    if _SETPRIV is not None:
+        return [_SETPRIV, "--pdeathsig", "KILL", *argv], None
+    return list(argv), _pdeathsig_preexec()
+
+
 def _pdeathsig_preexec() -> Callable[[], None]:
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
@@ -94,11 +102,8 @@ def spawn(
         preexec: Callable[[], None] | None = None
     elif namespace is not None:
         preexec = child_setup(namespace)
-    elif _SETPRIV is not None:
-        argv = [_SETPRIV, "--pdeathsig", "KILL", *argv]
-        preexec = None
     else:
-        preexec = _pdeathsig_preexec()
+        argv, preexec = dying_with_parent(argv)
     popen = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,

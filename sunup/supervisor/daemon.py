@@ -5,9 +5,11 @@ ready and provisioned), gives each instance the credentials of its relationships
 services after the instances. Each instance runs in its mount namespace (`sunup.mounts`); `tmp`
 mounts are wiped at the start and at the end; `enter` (for `sunup ssh`) and `scale` (instance
 counts changed while it runs) are answered by `sunup.control.sessions` and `.scaling`. It runs
-until SIGTERM, SIGINT or SIGHUP (the handlers only set an event; the loop does the work), or a
+until SIGTERM or SIGINT (the handlers only set an event; the loop does the work), or a
 `shutdown` request; it then stops every instance in parallel and returns. A second signal
-during the stop skips the rest of the grace (SIGKILL now). Whatever was set up is undone in
+during the stop skips the rest of the grace (SIGKILL now); a signal during the build or the
+services' start interrupts them. SIGHUP stops the foreground supervisor (its terminal is gone)
+and makes the background one deploy (read the configuration again and apply it). Whatever was set up is undone in
 reverse order, also when starting fails half-way. Used in the foreground by `sunup up`, and in
 the background through `python -m sunup.supervisor` by `sunup up -d`.
 """
@@ -19,17 +21,19 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sunup.control.handlers import Handlers
 from sunup.control.scaling import Scaling
 from sunup.control.server import ControlServer
 from sunup.control.sessions import ShellSessions
+from sunup.deploy.deployment import Deployment
 from sunup.deploy.progress import Relay
 from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
-from sunup.isolation import open_isolation
+from sunup.errors import SunupError
+from sunup.isolation import Isolation, open_isolation
 from sunup.mounts.layout import open_layout
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.console import Console
@@ -48,7 +52,8 @@ from sunup.supervisor.supervisor import Supervisor
 if TYPE_CHECKING:
     from sunup.plan.relationships import AccessMap
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+T = TypeVar("T")
 
 
 class EventLog:
@@ -105,6 +110,16 @@ async def serve(
                         runner.feed(GraceExpired())
         done.set()
 
+    reload: list[Callable[[], None]] = []  # what SIGHUP does in the background, once running
+
+    def on_hangup() -> None:
+        if foreground:  # the terminal is gone: stop, as on Ctrl-C
+            on_signal()
+        elif done.is_set() or not reload:
+            log.say("SIGHUP ignored: the supervisor is " + ("stopping" if done.is_set() else "starting"))
+        else:
+            reload[0]()
+
     async with contextlib.AsyncExitStack() as cleanup:
         cleanup.callback(lock.release)
         log = EventLog(state.supervisor_log, len(plan.apps) > 1, settings.log_limit)
@@ -114,6 +129,8 @@ async def serve(
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, on_signal)
             cleanup.callback(loop.remove_signal_handler, sig)
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+        cleanup.callback(loop.remove_signal_handler, signal.SIGHUP)
         isolation = open_isolation(state.root)
         cleanup.callback(isolation.close)
         if isolation.warning:
@@ -129,11 +146,19 @@ async def serve(
         layout.wipe_tmp()
         cleanup.callback(layout.wipe_tmp)  # after the instances stop (`tmp` is wiped at down)
         relay = Relay(say)  # what `sunup deploy` hears, besides `say`
+        if deployments is not None:
+            deployments = _isolated(deployments, isolation)
         if deployment is None and deployments is not None:
             deployment = deployments(plan, relay)
-        if deployment is not None:
-            await deployment.build()
-        services = await start_services(plan, state, isolation, settings, say=say, observers=(log,))
+        if deployment is not None and not await _unless_stopped(done, _built(deployment)):
+            log.say("stopped during the build")
+            return
+        services = await _unless_stopped(
+            done, start_services(plan, state, isolation, settings, say=say, observers=(log,))
+        )
+        if services is None:
+            log.say("stopped while the services started")
+            return
         cleanup.push_async_callback(services.stop)
 
         def launch(plan: ProjectPlan, deployment: DeploymentSteps | None, port: Callable[[], int]) -> Supervisor:
@@ -176,6 +201,16 @@ async def serve(
             on_switch=switch,
         )
         stopping.append(rollout.supervisor)
+
+        def deploy_on_hangup() -> None:
+            try:
+                run = rollout.begin(build=True)
+            except SunupError as exc:
+                log.say(f"SIGHUP ignored: {exc.message}")
+            else:
+                log.say(f"SIGHUP: deploy {run.number} reads the configuration again and applies it")
+
+        reload.append(deploy_on_hangup)
         cleanup.push_async_callback(rollout.close)
         handlers = Handlers(
             rollout.supervisor, plan, project_root, done.set, services=services.supervisor, rollout=rollout
@@ -197,6 +232,40 @@ async def serve(
             await done.wait()
         log.say("stopping every instance")
         await rollout.close()
+
+
+async def _unless_stopped(done: asyncio.Event, work: Awaitable[T]) -> T | None:
+    """The result of `work`, or None once `done` is set first (`work` is cancelled then: a
+    signal during a build or a service's start does not wait for its end)."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(done.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
+
+
+async def _built(deployment: DeploymentSteps) -> bool:
+    await deployment.build()
+    return True
+
+
+def _isolated(deployments: Deployments, isolation: Isolation) -> Deployments:
+    """`deployments`, whose builds run in groups of `isolation` (`Deployment.isolation`)."""
+
+    def make(plan: ProjectPlan, say: Callable[[str], None]) -> DeploymentSteps:
+        made = deployments(plan, say)
+        if isinstance(made, Deployment):
+            made.isolation = isolation
+        return made
+
+    return make
 
 
 def _with_toolchain(deployment: DeploymentSteps, extra: ExtraEnvironment) -> ExtraEnvironment:

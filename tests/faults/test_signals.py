@@ -1,0 +1,193 @@
+"""Signals to sunup: SIGTERM or SIGINT once (graceful stop), twice (SIGKILL at once), SIGHUP.
+
+The foreground `sunup up` and the background supervisor of `sunup up -d` are both signalled.
+After each stop nothing of the project is left: no process, no cgroup, no mount.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sunup.isolation import BACKENDS
+from sunup.isolation.ledger import Ledger
+from sunup.supervisor.background import wait_exit
+from tests.faults.conftest import WAIT, Project, processes_under, wait_for
+from tests.supervisor.harness import alive
+
+pytestmark = pytest.mark.slow
+
+#: web.0 takes a second to stop after SIGTERM; queue.0 ignores SIGTERM (SIGKILL ends it).
+CONFIG = """\
+applications:
+  app:
+    type: "composable:25.05"
+    web:
+      commands:
+        start: |
+          trap 'echo term >> {marks}/web-term; sleep 1; echo done >> {marks}/web-done; exit 0' TERM
+          echo $$ >> {marks}/web
+          sleep 36051 & wait
+    workers:
+      queue:
+        commands:
+          start: |
+            trap 'echo term >> {marks}/queue-term' TERM
+            echo $$ >> {marks}/queue
+            while :; do sleep 36052 & wait; done
+"""
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def nothing_left(project: Project) -> None:
+    """No process runs in the project, no cgroup of it exists, nothing is mounted from it."""
+    assert processes_under(project.root) == []
+    ledger = Ledger.of(project.state.root)  # every top-level group sunup made, until it removes it
+    groups = [path for backend in BACKENDS for places in ledger.places(backend) for path in places.values()]
+    assert [path for path in groups if path.exists()] == []
+    with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+        assert [line for line in mounts if str(project.root) in line] == []
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> Path:
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def project(faulty: Callable[[dict[str, str]], Project], marks: Path) -> Project:
+    return faulty({".upsun/config.yaml": CONFIG.format(marks=marks)})
+
+
+def run(project: Project, marks: Path, mode: str, grace: float) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start the project in `mode` (foreground, background); the pid to signal and the `up`."""
+    if mode == "background":
+        result = project("up", "-d", "--settle", "0.2", "--stop-grace", str(grace))
+        assert result.returncode == 0, result.stdout + result.stderr
+        pid = project.supervisor()
+        assert pid is not None and pid > 0
+        return pid, None
+    up = project.start("up", "--stop-grace", str(grace))
+    wait_for(lambda: (lines(marks / "web") and lines(marks / "queue")) or up.poll() is not None, "the instances")
+    assert up.poll() is None, project.output(up)
+    return up.pid, up
+
+
+def ended(pid: int, up: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    if up is None:
+        return wait_exit(pid, timeout)
+    try:
+        up.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("mode", ["foreground", "background"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_one_signal_stops_everything_gracefully(project: Project, marks: Path, mode: str, sig: int) -> None:
+    """Once: every instance gets SIGTERM; web.0 gets the second it needs; what ignores it is
+    killed after the grace (3 s); `up` exits 0 and nothing of the project is left."""
+    pid, up = run(project, marks, mode, grace=3)
+    began = time.monotonic()
+    os.kill(pid, sig)
+    assert ended(pid, up, WAIT), f"sunup (pid {pid}) still runs {WAIT} s after {signal.Signals(sig).name}"
+    took = time.monotonic() - began
+    assert lines(marks / "web-term") == ["term"] and lines(marks / "web-done") == ["done"]
+    assert lines(marks / "queue-term") == ["term"]
+    assert 3 <= took < 3 + 5, f"the stop took {took:.1f} s with a 3 s grace"
+    if up is not None:
+        assert up.returncode == 0, project.output(up)
+        assert "Traceback" not in project.output(up)
+    assert not any(alive(int(p)) for p in lines(marks / "web") + lines(marks / "queue"))
+    nothing_left(project)
+
+
+@pytest.mark.parametrize("mode", ["foreground", "background"])
+def test_a_second_signal_kills_everything_at_once(project: Project, marks: Path, mode: str) -> None:
+    """A second SIGTERM (or SIGINT) during the graceful stop skips the rest of the grace (60 s)."""
+    pid, up = run(project, marks, mode, grace=60)
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: lines(marks / "queue-term"), "queue.0 to get SIGTERM")
+    began = time.monotonic()
+    os.kill(pid, signal.SIGINT)
+    assert ended(pid, up, 10), "a second signal did not end sunup within 10 s (the grace is 60 s)"
+    assert time.monotonic() - began < 10
+    if up is not None:
+        assert up.returncode == 0, project.output(up)
+    assert not any(alive(int(p)) for p in lines(marks / "web") + lines(marks / "queue"))
+    nothing_left(project)
+
+
+def test_sighup_to_the_background_supervisor_deploys_the_changed_configuration(project: Project, marks: Path) -> None:
+    """SIGHUP makes the -d supervisor read its configuration again and apply it, as `sunup
+    deploy` does: the changed worker restarts, the supervisor stays the same process."""
+    pid, _ = run(project, marks, "background", grace=3)
+    config = project.root / ".upsun" / "config.yaml"
+    config.write_text(config.read_text().replace(f"echo $$ >> {marks}/queue", f"echo $$ >> {marks}/new"))
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: lines(marks / "new"), "the changed queue worker to start")
+    assert project.supervisor() == pid
+    rows = {row["name"]: row for row in json.loads(project("ps", "--json").stdout)}
+    assert rows["queue.0"]["state"] == "running" and rows["queue.0"]["pid"] == int(lines(marks / "new")[0])
+    assert "SIGHUP" in project.state.supervisor_log.read_text()
+    assert project("down").returncode == 0
+    nothing_left(project)
+
+
+def test_sighup_to_the_foreground_up_stops_it(project: Project, marks: Path) -> None:
+    """A foreground `sunup up` whose terminal hangs up (SIGHUP) stops everything gracefully."""
+    pid, up = run(project, marks, "foreground", grace=3)
+    os.kill(pid, signal.SIGHUP)
+    assert ended(pid, up, WAIT)
+    assert up is not None and up.returncode == 0, project.output(up)
+    assert lines(marks / "web-done") == ["done"]
+    nothing_left(project)
+
+
+BUILDING = """\
+applications:
+  app:
+    type: "composable:25.05"
+    hooks:
+      build: |
+        echo $$ >> {marks}/build
+        sleep 36053 & echo $! >> {marks}/build; wait
+    web:
+      commands:
+        start: "exec sleep 36054"
+"""
+
+
+@pytest.mark.parametrize("mode", ["foreground", "background"])
+def test_a_signal_during_the_build_interrupts_it(
+    faulty: Callable[[dict[str, str]], Project], marks: Path, mode: str
+) -> None:
+    """SIGTERM while the build hook runs (forever): sunup ends at once, the build's processes with it."""
+    project = faulty({".upsun/config.yaml": BUILDING.format(marks=marks)})
+    up = project.start("up", *(["-d"] if mode == "background" else []))
+    wait_for(lambda: len(lines(marks / "build")) == 2, "the build hook")
+    pid = project.supervisor()
+    assert pid is not None and pid > 0
+    os.kill(pid, signal.SIGTERM)
+    assert wait_exit(pid, 10), "sunup waited for the build to end"
+    assert up.wait(timeout=WAIT) == (0 if mode == "foreground" else 1), project.output(up)
+    said = project.output(up)
+    assert "Traceback" not in said
+    if mode == "background":
+        assert "stopped during the build" in said, said
+    assert not any(alive(int(p)) for p in lines(marks / "build"))
+    assert list((project.state.root / "builds").glob("*/*/.complete.json")) == [], "a build was not interrupted"
+    nothing_left(project)
