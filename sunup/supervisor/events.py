@@ -43,6 +43,10 @@ class ExitedEvent:
         return f"pid {self.pid} ended: {self.exit.describe()} after {self.exit.uptime:.1f} s"
 
 
+#: How many pids a message lists before it only counts them.
+LISTED_PIDS = 10
+
+
 @dataclass(frozen=True, slots=True)
 class LeftoversEvent:
     """The start command ended but left processes running; they were killed before a restart."""
@@ -55,7 +59,10 @@ class LeftoversEvent:
     backgrounded: bool
 
     def describe(self) -> str:
-        pids = ", ".join(str(p) for p in self.leftovers)
+        # A fork bomb can leave thousands: the line names a few and counts the rest.
+        pids = ", ".join(str(p) for p in self.leftovers[:LISTED_PIDS])
+        if len(self.leftovers) > LISTED_PIDS:
+            pids = f"{len(self.leftovers)} processes ({pids}, ...)"
         if self.backgrounded:
             return (
                 f"the start command (pid {self.pid}) returned at once and left {pids} running: "

@@ -186,16 +186,27 @@ class InstanceRunner:
             if self._child is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self._child.pid, self.spec.stop_signal)
+                    os.kill(self._child.pid, signal.SIGCONT)
             return
         # SIGTERM reaches each process once: a second one would run a shell's TERM trap twice.
+        # SIGCONT follows (as systemd does): a stopped process (SIGSTOP, ^Z, a debugger) would
+        # otherwise act on its SIGTERM only when SIGKILL comes after the grace.
         if self._group is not None:
             try:
                 self._group.kill_all(signal.SIGTERM)
+                self._continue(self._group.pids())
                 return
             except (IsolationError, OSError) as exc:
                 self._problem(str(exc))
         if self._child is not None:
             self._child.signal_group(signal.SIGTERM)
+            self._child.signal_group(signal.SIGCONT)
+
+    @staticmethod
+    def _continue(pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def _kill_tree(self) -> None:
         stop_signal = signal.Signals(self.spec.stop_signal).name

@@ -3,7 +3,8 @@
 Each project has `web.0` and a `bystander.0` that only sleep, and a `victim.0` running one of
 the scripts below: a tree that ignores SIGTERM, a double-forked `setsid` daemon, a (bounded) fork
 bomb, a writer that fills its `tmp` mount, a 1 GB burst of output, a process that closes its
-stdout and stderr. Throughout, a thread asks the supervisor for `ps` on its control socket (what
+stdout and stderr, one stopped by SIGSTOP, a TERM-ignoring child flooding the output while the
+instance stops. Throughout, a thread asks the supervisor for `ps` on its control socket (what
 `sunup ps` does) and every answer must come within 1 s; at the end, `sunup down` must leave no
 process: the instance cgroups are gone and no process runs in the project's folder.
 """
@@ -24,6 +25,8 @@ from sunup.control.client import ControlClient
 from sunup.errors import SelectionError
 from sunup.isolation import CGROUP_V1, CGROUP_V2, cgroupfs
 from sunup.isolation.ledger import Ledger
+from sunup.supervisor.events import LeftoversEvent
+from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.settings import DEFAULT_PIDS_LIMIT, PIDS_VARIABLE, pids_limit
 from tests.faults.conftest import GRACE, WAIT, Project, processes_under, wait_for
 from tests.supervisor.harness import alive
@@ -160,6 +163,33 @@ os.close(1)
 os.close(2)
 while True:
     time.sleep(60)
+"""
+
+
+#: Stops itself (SIGSTOP, as a debugger or a ^Z would), with a SIGTERM handler that ends cleanly.
+STOPPED = """\
+import os, signal, sys, time
+def bye(*_):
+    print("GOT TERM", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+print("STOPPING", os.getpid(), flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+while True:
+    time.sleep(60)
+"""
+
+#: Its main process is `sleep`; a child that ignores SIGTERM floods the output pipe meanwhile.
+SPRAYER = """\
+import os, signal, sys, time
+if os.fork() == 0:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    line = b"y" * 99 + b"\\n"
+    block = line * 10000
+    while True:
+        os.write(1, block)
+print("SPRAYING", flush=True)
+os.execvp("sleep", ["sleep", "36055"])
 """
 
 
@@ -488,3 +518,55 @@ def test_the_process_limit_setting() -> None:
     for bad in ("0", "-5", "lots"):
         with pytest.raises(SelectionError, match=f"{PIDS_VARIABLE}='{bad}' is not a positive number"):
             pids_limit({PIDS_VARIABLE: bad})
+
+
+@pytest.mark.slow
+def test_a_stopped_instance_gets_its_sigterm(running: Callable[..., Any]) -> None:
+    """An instance stopped by SIGSTOP (a debugger, a ^Z in its shell) still shuts down on the
+    stop's SIGTERM, which is followed by SIGCONT (as systemd does), not killed after the grace."""
+    project, _, groups = running(STOPPED)
+    pid = int(wait_line(project, "victim.0", "STOPPING")[1])
+    wait_for(lambda: _proc_state(pid) == "T", "victim.0 to be stopped")
+    stopped = project("stop", "--worker", "victim")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    row = next(r for r in ControlClient(project.state.socket).call("ps") if r["name"] == "victim.0")
+    assert row["last_exit"]["code"] == 0, row["last_exit"]
+    assert log_lines(project, "victim.0", "GOT TERM")
+    down_leaves_nothing(project, groups, {pid})
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0]
+    except OSError:
+        return "gone"
+
+
+@pytest.mark.slow
+def test_stop_while_a_descendant_floods_the_output(running: Callable[..., Any]) -> None:
+    """The main process ends at SIGTERM, a child that ignores it keeps writing as fast as it can:
+    reading its output never holds up the grace timer nor `ps`; SIGKILL comes after the grace."""
+    project, _, groups = running(SPRAYER)
+    log = project.state.root / "logs" / "app" / "victim.0" / "app.log"
+    wait_for(lambda: log.exists() and log.stat().st_size > 10 << 20, "victim.0 to write 10 MB")
+    tree = members(groups["app.victim.0"])
+    with PsProbe(project) as probe:
+        began = time.monotonic()
+        stopped = project("stop", "--worker", "victim")
+        took = time.monotonic() - began
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert took < GRACE + 5, f"stop took {took:.1f} s with a {GRACE:g} s grace"
+    assert not members(groups["app.victim.0"])
+    probe.check()
+    down_leaves_nothing(project, groups, tree)
+
+
+def test_thousands_of_leftovers_make_one_short_line() -> None:
+    """A bomb's main process dies and leaves 4000 processes: supervisor.log names a few and
+    counts them, instead of a line of 30 KB."""
+    event = LeftoversEvent(InstanceId("app", "victim", 0), 0.0, 7, tuple(range(1000, 5000)), backgrounded=False)
+    line = event.describe()
+    assert line.startswith("pid 7 ended and left 4000 processes (1000, 1001,") and len(line) < 200, line
+    few = LeftoversEvent(InstanceId("app", "victim", 0), 0.0, 7, (11, 12), backgrounded=False)
+    assert few.describe() == "pid 7 ended and left 11, 12 running; they were killed"
