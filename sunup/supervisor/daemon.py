@@ -99,15 +99,16 @@ async def serve(
     lock.acquire()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
-    stopping: list[Supervisor] = []
+    stopping: list[Supervisor] = []  # the instances' supervisor (replaced by each deploy)
+    servers: list[Supervisor] = []  # the services' supervisor, once they run
+    hurry: list[bool] = []  # [True] after a second signal
 
     def on_signal() -> None:
         if done.is_set():
-            # A second signal: no more grace.
-            for supervisor in stopping:
-                for runner in supervisor.runners.values():
-                    if runner.status.state is InstanceState.STOPPING:
-                        runner.feed(GraceExpired())
+            # A second signal: no more grace, for the instances and then for the services.
+            hurry[:] = [True]
+            for supervisor in (*stopping, *servers):
+                _kill_stopping(supervisor)
         done.set()
 
     reload: list[Callable[[], None]] = []  # what SIGHUP does in the background, once running
@@ -159,7 +160,16 @@ async def serve(
         if services is None:
             log.say("stopped while the services started")
             return
-        cleanup.push_async_callback(services.stop)
+        if services.supervisor is not None:
+            servers.append(services.supervisor)
+
+        async def stop_services() -> None:
+            if hurry and services.supervisor is not None:
+                services.supervisor.stop()
+                _kill_stopping(services.supervisor)
+            await services.stop()
+
+        cleanup.push_async_callback(stop_services)
 
         def launch(plan: ProjectPlan, deployment: DeploymentSteps | None, port: Callable[[], int]) -> Supervisor:
             extra = extra_environment
@@ -249,6 +259,13 @@ async def _unless_stopped(done: asyncio.Event, work: Awaitable[T]) -> T | None:
             await task
         return None
     return task.result()
+
+
+def _kill_stopping(supervisor: Supervisor) -> None:
+    """SIGKILL now to each instance of `supervisor` that is stopping (its grace skipped)."""
+    for runner in supervisor.runners.values():
+        if runner.status.state is InstanceState.STOPPING:
+            runner.feed(GraceExpired())
 
 
 async def _built(deployment: DeploymentSteps) -> bool:

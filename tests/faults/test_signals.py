@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -190,4 +191,21 @@ def test_a_signal_during_the_build_interrupts_it(
         assert "stopped during the build" in said, said
     assert not any(alive(int(p)) for p in lines(marks / "build"))
     assert list((project.state.root / "builds").glob("*/*/.complete.json")) == [], "a build was not interrupted"
+    nothing_left(project)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (apt-get install redis-server)")
+def test_a_second_signal_kills_the_services_too(faulty: Callable[[dict[str, str]], Project], marks: Path) -> None:
+    """After a second signal the services are not stopped gracefully either: SIGKILL at once."""
+    config = CONFIG.format(marks=marks) + "services:\n  cache:\n    type: redis:7.0\n"
+    project = faulty({".upsun/config.yaml": config})
+    pid, up = run(project, marks, "foreground", grace=60)
+    server = project.state.root / "services" / "cache" / "server.log"
+    wait_for(lambda: server.exists() and "Ready to accept connections" in server.read_text(), "redis")
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: lines(marks / "queue-term"), "queue.0 to get SIGTERM")
+    os.kill(pid, signal.SIGTERM)
+    assert ended(pid, up, 10), "a second signal did not end sunup within 10 s (the grace is 60 s)"
+    assert up is not None and up.returncode == 0, project.output(up)
+    assert "Received SIGTERM" not in server.read_text(), "redis was stopped gracefully after a second signal"
     nothing_left(project)
