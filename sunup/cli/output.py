@@ -63,27 +63,48 @@ def json_data(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
 
 
+#: Longest source line shown whole under a diagnostic; a longer one is cut around the column.
+MAX_SOURCE_WIDTH = 160
+
+
+def _excerpt(line: str, column: int) -> tuple[str, int]:
+    """`line` cut to about MAX_SOURCE_WIDTH characters around `column` (1-based), with `...`
+    where text was left out, and the column in the cut line."""
+    if len(line) <= MAX_SOURCE_WIDTH:
+        return line, column
+    start = max(0, min(column - 1 - MAX_SOURCE_WIDTH // 2, len(line) - MAX_SOURCE_WIDTH))
+    end = start + MAX_SOURCE_WIDTH
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(line) else ""
+    return head + line[start:end] + tail, column - start + len(head)
+
+
+def _shorten(text: str, limit: int = 4 * MAX_SOURCE_WIDTH) -> str:
+    """`text`, its middle left out when it is longer than `limit` (a message quoting a huge value)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}...({len(text) - limit} characters)...{text[-limit // 2 :]}"
+
+
 def render_diagnostic(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
     """One diagnostic, compiler-style: location, severity[code], message, source line, caret, hint."""
     is_error = diagnostic.is_error
     label = style(f"{diagnostic.severity.value}[{diagnostic.code}]", fg="red" if is_error else "yellow", bold=True)
     where = f"{diagnostic.mark}: " if diagnostic.mark else ""
-    lines = [f"{style(where, bold=True)}{label}: {diagnostic.message}"]
+    lines = [f"{style(where, bold=True)}{label}: {_shorten(diagnostic.message)}"]
     mark = diagnostic.mark
     text = sources.get(mark.file) if mark else None
     if mark and text is not None:
         source_lines = text.splitlines()
         if 0 < mark.line <= len(source_lines):
-            line = source_lines[mark.line - 1].rstrip()
+            line, column = _excerpt(source_lines[mark.line - 1].rstrip(), mark.column)
             number = str(mark.line)
             gutter = " " * len(number)
-            width = max(1, min(mark.width, max(1, len(line) - mark.column + 1)))
+            width = max(1, min(mark.width, max(1, len(line) - column + 1)))
             lines.append(f" {number} | {line}")
-            lines.append(
-                f" {gutter} | {' ' * (mark.column - 1)}{style('^' * width, fg='red' if is_error else 'yellow')}"
-            )
+            lines.append(f" {gutter} | {' ' * (column - 1)}{style('^' * width, fg='red' if is_error else 'yellow')}")
     if diagnostic.hint:
-        lines.append(f"  {style('hint', fg='cyan')}: {diagnostic.hint}")
+        lines.append(f"  {style('hint', fg='cyan')}: {_shorten(diagnostic.hint)}")
     if diagnostic.related and diagnostic.hint is None:
         lines.append(f"  {style('note', fg='cyan')}: see also {diagnostic.related}")
     return "\n".join(lines)

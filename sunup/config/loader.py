@@ -64,7 +64,10 @@ def find_project_root(start: Path) -> Path:
 def _include_resolver(root: Path) -> Any:
     def resolve(written: str, including: Path) -> Path | None:
         for base in (including.parent, root):
-            candidate = (base / written).resolve()
+            try:
+                candidate = (base / written).resolve()
+            except (OSError, RuntimeError):  # a symbolic link loop: reading it says so
+                return base / written
             if candidate.exists():
                 return candidate
         return None
@@ -82,11 +85,14 @@ def load_project(root: Path, *, prefer: str | None = None) -> LoadedConfig:
     reader = YamlReader(root, positions, diagnostics, _include_resolver(root))
     upsun_dir = root / UPSUN_DIR
     if upsun_dir.is_dir() and prefer != "platform":
-        # A dangling symlink is kept: reading it reports it, where skipping it would hide a whole file.
-        files = sorted(
-            p for p in upsun_dir.iterdir() if p.suffix in (".yaml", ".yml") and (p.is_file() or p.is_symlink())
-        )
+        # Whatever is named *.yaml is read: a dangling symlink, a folder or a FIFO is reported as
+        # such, where skipping it would hide a whole file.
         loaded = LoadedConfig(root, "upsun", [], {}, positions, diagnostics)
+        try:
+            files = sorted(p for p in upsun_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+        except OSError as exc:
+            diagnostics.error("file-unreadable", f"cannot list {UPSUN_DIR}/: {exc.strerror}", Mark(UPSUN_DIR, 1, 1))
+            return loaded
         _read_upsun(reader, files, loaded)
         return loaded
     loaded = LoadedConfig(root, "platform", [], {}, positions, diagnostics)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import errno
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,10 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAX_INCLUDE_DEPTH = 16
+#: Largest configuration file read (docs/diagnostics.md, `file-unreadable`).
+MAX_FILE_SIZE = 10 * 1024 * 1024
+#: How many values aliases may repeat in all (a "billion laughs" file expands exponentially).
+MAX_ALIAS_VALUES = 100_000
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: What is left open when the parser meets the end of the file, by the parser's context.
 _UNCLOSED = {
@@ -144,6 +150,32 @@ def _syntax_hint(problem: str, found: str) -> str | None:
     return None
 
 
+class NotAFileError(Exception):
+    """A configuration path that is not a regular file of a sensible size (its message says why)."""
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    """The content of the regular file `path`; `NotAFileError` for a folder, a FIFO or a device
+    (reading one would block or never end) and for a file over `MAX_FILE_SIZE`."""
+    info = path.stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise NotAFileError(f"{name} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise NotAFileError(f"{name} is not a regular file (a FIFO, a socket or a device)")
+    if info.st_size > MAX_FILE_SIZE:
+        raise NotAFileError(
+            f"{name} is {info.st_size / 1024 / 1024:.1f} MiB: a configuration file is at most "
+            f"{MAX_FILE_SIZE // 1024 // 1024} MiB"
+        )
+    with path.open("rb") as stream:
+        return stream.read(MAX_FILE_SIZE + 1)
+
+
+def _read_text(path: Path, name: str) -> str:
+    """`_read_bytes` as UTF-8 text with universal newlines (as `open` in text mode reads it)."""
+    return _read_bytes(path, name).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
 class YamlReader:
     """Reads YAML files into plain data, recording positions and diagnostics."""
 
@@ -163,9 +195,17 @@ class YamlReader:
         self._reading: list[Path] = []
         #: The mappings and lists being converted: an alias to one of them is a cycle.
         self._converting: set[int] = set()
+        #: The nodes converted (kept, so that their ids stay theirs), and how many values
+        #: aliases repeated: over `MAX_ALIAS_VALUES`, aliases are not expanded any more.
+        self._converted: dict[int, nodes.Node] = {}
+        self._repeated = 0
 
     def display_name(self, path: Path) -> str:
-        for candidate, root in ((path, self._root), (path.resolve(), self._root.resolve())):
+        try:
+            resolved = (path.resolve(), self._root.resolve())
+        except (OSError, RuntimeError):  # a symbolic link loop: the path as written
+            resolved = (path, self._root)
+        for candidate, root in ((path, self._root), resolved):
             try:
                 return str(candidate.relative_to(root))
             except ValueError:
@@ -176,7 +216,7 @@ class YamlReader:
         """Parse one file; returns its data (None when empty or unreadable)."""
         name = self.display_name(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read_text(path, name)
         except UnicodeDecodeError as exc:
             self.diagnostics.error(
                 "file-encoding",
@@ -184,9 +224,14 @@ class YamlReader:
                 Mark(name, 1, 1),
             )
             return None
+        except NotAFileError as exc:
+            self.diagnostics.error("file-unreadable", str(exc), Mark(name, 1, 1))
+            return None
         except OSError as exc:
             message = f"cannot read {name}: {exc.strerror}"
-            if path.is_symlink() and not path.exists():
+            if exc.errno == errno.ELOOP:
+                message = f"{name} is a symbolic link that leads back to itself (a loop)"
+            elif path.is_symlink() and not path.exists():
                 message = f"{name} is a symbolic link to '{path.readlink()}', which does not exist"
             self.diagnostics.error("file-unreadable", message, Mark(name, 1, 1))
             return None
@@ -272,6 +317,20 @@ class YamlReader:
         return Mark(name, start.line + 1, start.column + 1, max(width, 1))
 
     def _convert(self, node: nodes.Node, name: str, file: Path, path: DataPath) -> Any:
+        if id(node) in self._converted:  # an alias: its value is converted once more
+            self._repeated += 1
+            if self._repeated > MAX_ALIAS_VALUES:
+                if self._repeated == MAX_ALIAS_VALUES + 1:
+                    self.diagnostics.error(
+                        "yaml-value",
+                        f"aliases repeat more than {MAX_ALIAS_VALUES} values: the configuration would never end",
+                        self._mark(node, name),
+                        path=render_path(path),
+                        hint="aliases of aliases multiply: write the values out, or use fewer levels",
+                    )
+                return None
+        else:
+            self._converted[id(node)] = node
         self.positions.values[path] = self._mark(node, name)
         if node.tag == "!include":
             return self._include(node, name, file, path)
@@ -455,7 +514,7 @@ class YamlReader:
                 hint="Upsun builds from the repository alone: an included file must be part of it",
             )
             return None
-        if not found.is_file():
+        if found.is_dir():
             self.diagnostics.error(
                 "include-unreadable",
                 f"'{target}' is a folder, not a file",
@@ -472,10 +531,17 @@ class YamlReader:
         if kind == "yaml":
             return self.read_file(found, path)
         try:
-            content = found.read_bytes()
+            content = _read_bytes(found, target)
+        except NotAFileError as exc:
+            self.diagnostics.error("include-unreadable", str(exc), mark, path=render_path(path))
+            return None
         except OSError as exc:
+            said = "is a symbolic link that leads back to itself (a loop)" if exc.errno == errno.ELOOP else None
             self.diagnostics.error(
-                "include-unreadable", f"cannot read '{target}': {exc.strerror}", mark, path=render_path(path)
+                "include-unreadable",
+                f"'{target}' {said}" if said else f"cannot read '{target}': {exc.strerror}",
+                mark,
+                path=render_path(path),
             )
             return None
         if kind == "binary":
