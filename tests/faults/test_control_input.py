@@ -374,3 +374,16 @@ def test_scale_to_more_than_the_limit_creates_nothing(running: Running) -> None:
     assert error_code(reply) == SELECTION and str(MAX_COUNT) in reply["error"]["message"]
     assert rss_bytes(running.pid) - before < 4 * MAX_MESSAGE
     assert_healthy(running)
+
+
+def test_a_selection_repeating_one_key_costs_one_row(running: Running) -> None:
+    """`instances` naming web.0 80000 times (1 MiB): one row, at once. It used to build 80000
+    rows, 20 MB of reply in 20 s, the supervisor deaf to everyone meanwhile."""
+    keys = ["app.web.0"] * 80_000
+    line = json.dumps({"command": "ps", "args": {"instances": keys}}).encode() + b"\n"
+    assert len(line) < MAX_MESSAGE
+    started = time.monotonic()
+    [reply] = exchange(running.socket, line)
+    assert reply["ok"] and [row["name"] for row in reply["result"]] == ["web.0"]
+    assert time.monotonic() - started < 2.0
+    assert_healthy(running)
