@@ -1,17 +1,16 @@
 """Settings kept on this machine, outside the configuration: `resources:set` sizes and counts.
 
-``<state>/resources.json``, keyed ``app:group``, written atomically (temp file + rename) so a
-crash never leaves half a file; an unreadable file means the defaults (spec §7).
+``<state>/resources.json``, keyed ``app:group``, written whole (`sunup.atomicfile`) so a crash or
+a full disk never leaves half a file; an unreadable file means the defaults (spec §7).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from sunup.atomicfile import write_atomically
 from sunup.plan.resources import ResourceSetting
 from sunup.plan.sizing import integer, number
 
@@ -38,14 +37,8 @@ def read_settings(state_root: Path) -> dict[str, ResourceSetting]:
 
 
 def write_settings(state_root: Path, settings: Mapping[str, ResourceSetting]) -> None:
-    state_root.mkdir(parents=True, exist_ok=True)
     data = {
         key: {k: v for k, v in (("cpu", s.cpu), ("memory_mb", s.memory_mb), ("count", s.count)) if v is not None}
         for key, s in sorted(settings.items())
     }
-    handle, temporary = tempfile.mkstemp(dir=state_root, prefix=".resources.", suffix=".tmp")
-    with os.fdopen(handle, "w") as file:
-        json.dump(data, file, indent=2)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, state_root / FILE_NAME)
+    write_atomically(state_root / FILE_NAME, json.dumps(data, indent=2) + "\n")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
+from sunup.atomicfile import write_atomically
 from sunup.config.loader import LoadedConfig, load_project
 from sunup.config.semantics import check_meaning
 
@@ -66,13 +66,8 @@ def _known_valid(cache: Path, key: str) -> bool:
 
 
 def _remember_valid(cache: Path, key: str) -> None:
-    """Write the key atomically (a temporary file renamed); only into an existing folder."""
+    """Write the key whole (`sunup.atomicfile`); only into an existing folder; never fails."""
     if not cache.parent.is_dir():
         return
-    temporary = cache.with_name(f".{cache.name}.{os.getpid()}")
-    try:
-        temporary.write_text(key)
-        os.replace(temporary, cache)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+    with contextlib.suppress(OSError):  # a cache: a full disk only costs the next check
+        write_atomically(cache, key)

@@ -17,11 +17,10 @@ import asyncio
 import contextlib
 import functools
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from sunup.atomicfile import write_atomically
 from sunup.build.builder import BuildResult, build_app
 from sunup.deploy.crons import CronScheduler
 from sunup.deploy.hooks import run_hook
@@ -184,15 +183,21 @@ class Deployment:
     # -- what was deployed ------------------------------------------------------------------
 
     def _deployed(self) -> dict[str, str]:
+        """What was deployed; {} when unknown or unreadable (the deploy hook then runs again)."""
         try:
-            data = json.loads((self.state_root / DEPLOYED_FILE).read_text())
+            data = json.loads((self.state_root / DEPLOYED_FILE).read_bytes())
         except (OSError, ValueError):
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def _record(self, deployed: Mapping[str, str]) -> None:
-        self.state_root.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.state_root, prefix=".deployed.", suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            json.dump(dict(deployed), file)
-        os.replace(temporary, self.state_root / DEPLOYED_FILE)
+        """Write deployed.json whole (`sunup.atomicfile`); when it cannot be written (a full disk),
+        say so: the previous record stays, so the next start may run the deploy hook again."""
+        path = self.state_root / DEPLOYED_FILE
+        try:
+            write_atomically(path, json.dumps(dict(deployed)) + "\n")
+        except OSError as exc:
+            self.say(
+                f"warning: cannot record the deployed tree in {path}: {exc.strerror or exc}; "
+                "the next start may run the deploy hook again"
+            )

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from sunup.atomicfile import write_atomically
 from sunup.errors import RuntimeFailure
 from sunup.plan.relationships import Credentials
 from sunup.services import grants
@@ -26,7 +27,7 @@ from sunup.services.model import Progress, ServiceProcess, server_env
 from sunup.services.probes import mysql_ping
 from sunup.services.provider import ServerProvider
 from sunup.services.secret import ADMIN_ENDPOINT
-from sunup.services.state import LOOPBACK, ServiceState, save_state, write_atomically
+from sunup.services.state import LOOPBACK, ServiceState, save_state
 from sunup.services.tools import run_tool
 
 #: Unix socket paths longer than this do not fit in sockaddr_un.

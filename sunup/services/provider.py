@@ -139,6 +139,11 @@ class ServerProvider:
 
     async def prepare(self, progress: Progress = no_progress) -> ServiceStart:
         binary = self.check()
+        if self.initialised and not self.home.data.exists():
+            raise RuntimeFailure(
+                f"service '{self.service.name}': its data folder {self.home.data} is missing",
+                hint=f"put it back to keep its data; to start empty, remove {self.home.root} (sunup makes it anew)",
+            )
         warnings: list[str] = []
         warning = version_warning(self.service.name, self.service.type, self.engine, binary, self.same_versions)
         if warning:

@@ -20,12 +20,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sunup.atomicfile import write_atomically
 from sunup.plan.relationships import Credentials
 from sunup.services.binaries import Binary, find_program
 from sunup.services.model import Progress, ServiceProcess, server_env
 from sunup.services.probes import amqp_ping
 from sunup.services.provider import ServerProvider
-from sunup.services.state import LOOPBACK, ServiceState, write_atomically
+from sunup.services.state import LOOPBACK, ServiceState
 
 DEBIAN_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
 

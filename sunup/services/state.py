@@ -1,22 +1,21 @@
 """What a service remembers between starts: its ports, version and provisioned endpoints.
 
-A small JSON file, ``<state>/services/<name>/service.json``, always written whole (temporary file
-+ rename), so a crash never leaves half a file. Ports are picked once, free on the loopback
+A small JSON file, ``<state>/services/<name>/service.json``, always written whole
+(`sunup.atomicfile`), so a crash or a full disk never leaves half a file; a damaged one stops the
+service's start with a message naming the file. Ports are picked once, free on the loopback
 interface, and kept: the same port every start unless another program took it meanwhile.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from sunup.atomicfile import write_atomically
 from sunup.errors import RuntimeFailure
 from sunup.services.model import ServiceHome
 
@@ -74,32 +73,16 @@ class ServiceState:
 def load_state(home: ServiceHome) -> ServiceState | None:
     """The saved state, or None before the first start."""
     try:
-        text = home.state_file.read_text(encoding="utf-8")
+        raw = home.state_file.read_bytes()
     except FileNotFoundError:
         return None
-    try:
-        return ServiceState.from_json(json.loads(text))
-    except (ValueError, KeyError, TypeError) as exc:
+    try:  # garbage bytes, a cut file, an empty one or wrong types: the same message
+        return ServiceState.from_json(json.loads(raw.decode("utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RuntimeFailure(
             f"the state file of service '{home.name}' is damaged: {home.state_file} ({exc})",
             hint="remove the file to pick new ports (the data folder is kept)",
         ) from exc
-
-
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_state(home: ServiceHome, state: ServiceState) -> None:

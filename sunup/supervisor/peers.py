@@ -7,19 +7,18 @@ Every instance finds its group's list at ``$SUNUP_PEERS``::
      "instances": [{"name": "queue.0", "index": 0, "host": "127.0.0.1", "port": null}, ...]}
 
 `port` is a web instance's PORT (null for workers and unix sockets). The file is written when
-sunup starts and whenever the group is scaled, by renaming a complete new file over the old one,
-so a reader never sees half a list.
+sunup starts and whenever the group is scaled, whole (`sunup.atomicfile`): a reader never sees
+half a list, and a full disk leaves the previous list.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sunup.atomicfile import write_atomically
 
 if TYPE_CHECKING:
     from sunup.supervisor.launch import InstanceSpec
@@ -54,15 +53,4 @@ def write_peers(state_root: Path, specs: Iterable[InstanceSpec]) -> None:
 
 def write_group_peers(state_root: Path, document: dict[str, Any]) -> None:
     path = peers_path(state_root, document["app"], document["group"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=1)
-            file.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, json.dumps(document, indent=1) + "\n")

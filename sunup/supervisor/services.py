@@ -35,6 +35,7 @@ from sunup.services.provider import ServiceProvider, start_failure
 from sunup.supervisor.events import Event, ExitedEvent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import InstanceSpec
+from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.statedir import StateDir
 from sunup.supervisor.supervisor import Supervisor
@@ -124,6 +125,7 @@ async def start_services(
         for wait in waits:
             wait.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
+        _kill_at_once(supervisor, [service_instance(name) for name, _ in not_ready])
         await running.stop()
         if not_ready:  # said once every server is stopped: a port still taken is another program's
             name, failure = not_ready[0]
@@ -148,6 +150,17 @@ def _spec(process: ServiceProcess, provider: ServiceProvider) -> InstanceSpec:
         stop_signal=int(process.stop_signal),
         grace=process.stop_timeout,
     )
+
+
+def _kill_at_once(supervisor: Supervisor, failed: list[InstanceId]) -> None:
+    """Stop the servers of `failed` without a grace: each is the copy restarted after the failure,
+    which never served anyone (and mariadbd loses a SIGTERM that comes while it starts, so a
+    graceful stop would take its whole stop timeout)."""
+    supervisor.stop(failed)
+    for instance in failed:
+        runner = supervisor.runners[instance]
+        if runner.status.state is InstanceState.STOPPING:
+            runner.feed(GraceExpired())
 
 
 def _size(path: Path) -> int:

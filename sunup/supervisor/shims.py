@@ -6,9 +6,10 @@ instance named by `$SUNUP_INSTANCE` through the socket in `$SUNUP_CONTROL_SOCKET
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
+
+from sunup.atomicfile import write_atomically
 
 NAMES = ("sv", "systemctl")
 
@@ -16,10 +17,11 @@ NAMES = ("sv", "systemctl")
 def write_shims(folder: Path, python: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in NAMES:
-        text = f'#!/bin/sh\nexec {shlex.quote(python)} -m sunup.control.shim {name} "$@"\n'
+        text = f'#!/bin/sh\nexec {shlex.quote(python)} -m sunup.control.shim {name} "$@"\n'.encode()
         path = folder / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            temporary = folder / f".{name}.tmp"
-            temporary.write_text(text, encoding="utf-8")
-            temporary.chmod(0o755)
-            os.replace(temporary, path)
+        try:
+            current = path.read_bytes()
+        except OSError:  # missing, or not a file any more
+            current = b""
+        if current != text:  # a changed python, or a damaged file: written again whole
+            write_atomically(path, text, mode=0o755)

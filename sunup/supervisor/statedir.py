@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sunup.atomicfile import write_atomically
 from sunup.errors import RuntimeFailure
 from sunup.supervisor.instance import InstanceId
 
@@ -63,7 +64,7 @@ class StateDir:
         self.root.mkdir(parents=True, exist_ok=True)
         ignore = self.root / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
+            write_atomically(ignore, "*\n")
 
 
 class SupervisorLock:
@@ -95,8 +96,15 @@ class SupervisorLock:
                 f"sunup is already running for this project{f' (pid {owner})' if owner and owner > 0 else ''}",
                 hint="see it with `sunup ps`; stop it with `sunup down`",
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:  # the lock is held; the pid in it is for `sunup ps` and people (a full disk refuses it)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            os.close(fd)
+            raise RuntimeFailure(
+                f"cannot write {self._state.lock}: {exc.strerror}",
+                hint=f"free some space in {self._state.root} (or point {STATE_VARIABLE} elsewhere)",
+            ) from None
         self._fd = fd
 
     def release(self) -> None:
