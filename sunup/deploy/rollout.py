@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import sys
 import traceback
@@ -245,6 +246,10 @@ class Rollout:
             run.finish(DeployOutcome())
         finally:
             self._relay.run = None
+        # A replaced release (its supervisor, runners, their outputs) is a web of reference
+        # cycles: free it now, not at the interpreter's next full collection, which a long-lived
+        # supervisor seldom reaches (it grew by ~0.5 MB per redeploy of 200 instances).
+        gc.collect()
 
     async def _deploy(self) -> None:
         assert self._load is not None and self._deployments is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -183,6 +185,32 @@ def test_deploy_of_an_unchanged_project_keeps_the_instances(tmp_path: Path) -> N
         await rollout.close()
 
     asyncio.run(scenario())
+
+
+def test_a_redeploy_frees_the_release_it_replaced(tmp_path: Path) -> None:
+    """The replaced supervisor (its runners, their outputs: reference cycles) is freed when the
+    redeploy ends, not at the interpreter's next full collection (bench/soak.py saw a supervisor
+    grow by ~0.5 MB per redeploy of 200 instances). Automatic collection is off here, so only
+    the rollout's own can free it."""
+    first = FakeDeployment("t1")
+
+    async def scenario() -> None:
+        rollout, _ = make_rollout(tmp_path, first, [], [plan_with("exec sleep 1000")])
+        rollout.start()
+        await running(rollout.supervisor)
+        old = weakref.ref(rollout.supervisor)
+        page = await finished(rollout.begin(build=False))
+        assert page["outcome"]["ok"], page
+        assert old() is None, "the replaced supervisor is still in memory"
+        await running(rollout.supervisor)
+        await rollout.close()
+
+    gc.collect()
+    gc.disable()
+    try:
+        asyncio.run(scenario())
+    finally:
+        gc.enable()
 
 
 def test_progress_pages_wait_for_news_and_the_end() -> None:
