@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from sunup.control.client import ControlClient
 from sunup.isolation import open_isolation
 from tests.faults.conftest import Project, processes_under, wait_for
 
@@ -227,6 +228,38 @@ def test_recorded_port_taken_by_another_program_moves_the_service(
         assert in_web(project, 'echo "$STORE_PORT"') == str(new)
         assert in_web(project, REDIS + "GET kept") == "across-ports"
         assert holder.getsockname() == ("127.0.0.1", old)
+
+
+def test_restart_on_a_taken_port_waits_visibly_and_recovers(faulty: Callable[[dict[str, str]], Project]) -> None:
+    """A stopped server restarted while another program holds its port: it keeps its port (the
+    running instances have it), fails with the server's own words in its log and is retried with
+    backoff, shown by ps --services; web.0 keeps running; once the port is free it comes back
+    and the instance reads its data again."""
+    project = faulty({".upsun/config.yaml": STORE})
+    assert up(project).returncode == 0
+    assert in_web(project, REDIS + "SET kept while-away") == "OK"
+    web = rows(project)["web.0"]
+    control = ControlClient(project.state.socket)
+    control.call("stop", services=True, service="store")
+    port = recorded_port(project, "store")
+
+    with taken(port):
+        control.call("start", services=True, service="store", wait=False)
+
+        def backing_off() -> bool:
+            row = rows(project, "--services")["store.0"]
+            return row["state"] == "backoff" and row["last_exit"] is not None and row["last_exit"]["code"] == 1  # type: ignore[index]
+
+        wait_for(backing_off, "the server to fail on its taken port and wait for a retry")
+        assert rows(project, "--services")["store.0"]["next_retry"] is not None
+        log = (service_home(project, "store") / "server.log").read_text()
+        assert f"127.0.0.1:{port}: bind: Address already in use" in log
+
+    wait_for(lambda: rows(project, "--services")["store.0"]["state"] == "running", "the server to come back", 60)
+    assert rows(project, "--services")["store.0"]["port"] == port == recorded_port(project, "store")
+    wait_for(lambda: project("ssh", "--", REDIS + "GET kept").stdout.strip() == "while-away", "the kept key")
+    after = rows(project)["web.0"]
+    assert (after["state"], after["pid"]) == ("running", web["pid"])
 
 
 def test_damaged_data_folder_is_a_clear_error_and_is_kept(faulty: Callable[[dict[str, str]], Project]) -> None:
