@@ -113,6 +113,9 @@ class ControlServer:
             finally:
                 if task is not None:
                     self._busy.discard(task)
+            # Neither a buffered request nor an unblocked write waits: without this, a client
+            # sending thousands of requests at once would hold the loop until all are answered.
+            await asyncio.sleep(0)
 
     async def _answer(self, line: bytes) -> bytes:
         ident: int | str | None = None

@@ -10,6 +10,7 @@ cleaned up by `tests.faults.conftest.Project` whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -386,4 +388,35 @@ def test_a_selection_repeating_one_key_costs_one_row(running: Running) -> None:
     [reply] = exchange(running.socket, line)
     assert reply["ok"] and [row["name"] for row in reply["result"]] == ["web.0"]
     assert time.monotonic() - started < 2.0
+    assert_healthy(running)
+
+
+def test_a_client_pipelining_thousands_of_requests_shares_the_supervisor(running: Running) -> None:
+    """60000 `ps` requests sent at once by a client that reads its replies: others are answered
+    meanwhile (the supervisor answered every buffered request before anyone else: seconds deaf)."""
+    request = b'{"command": "ps"}\n'
+    count = MAX_MESSAGE // len(request)
+    replies: list[int] = []
+
+    def drain(conn: socket.socket) -> None:
+        lines = 0
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(1 << 20):
+                lines += chunk.count(b"\n")
+        replies.append(lines)
+
+    with connect(running.socket) as flood:
+        reader = threading.Thread(target=drain, args=(flood,), daemon=True)
+        reader.start()
+        flood.sendall(request * count)
+        slowest = 0.0
+        for _ in range(5):
+            started = time.monotonic()
+            [reply] = exchange(running.socket, b'{"command": "ping"}\n')
+            assert reply["ok"]
+            slowest = max(slowest, time.monotonic() - started)
+        flood.shutdown(socket.SHUT_RDWR)
+    reader.join(timeout=IO_TIMEOUT)
+    assert replies and replies[0] < count, "the flood was answered whole before the pings"
+    assert slowest < 0.5, f"a ping waited {slowest:.2f} s behind the flood"
     assert_healthy(running)
