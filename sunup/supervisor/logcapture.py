@@ -6,20 +6,28 @@ before every line in one pass (`bytes.replace`): a 64 KiB read costs a few C cal
 writev(2), not one Python call per line, and no copy of the data. `LogFile` appends with O_APPEND
 and, at its size limit, keeps the newest half (cut at a line start) — 100 MB by default (spec §3).
 Writes block: a child that writes faster than the disk is slowed down by its full pipe, and no
-line is dropped.
+line is dropped for speed. A log that cannot be written at all (disk full, I/O error) drops
+lines instead, as journald does: the instance goes on (a web app whose stdout blocks would stop
+answering), the failure is reported once through `problem`, and the first line written again is
+a note saying how many lines were dropped, when and why.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 #: Extended attribute of a trimmed log: how many bytes at its start are old lines.
 KEPT_XATTR = "user.sunup.kept"
 #: A line longer than this is written in pieces of this size.
 MAX_LINE = 1024 * 1024
+#: Seconds between two reports that a log cannot be written (a disk that flaps between full and
+#: not quite is reported once, not at every line).
+REPORT_INTERVAL = 60.0
 
 
 #: What a framer hands out: buffers for one writev(2), which together are whole prefixed lines.
@@ -86,68 +94,147 @@ class Timestamps:
         return self._prefix
 
 
-class LogWriteError(Exception):
-    """The log could not take everything (disk full, I/O error); `rest` was not written."""
-
-    def __init__(self, error: OSError, rest: bytes) -> None:
-        super().__init__(error.strerror or str(error))
-        self.error = error
-        self.rest = rest
+def _to_stderr(message: str) -> None:
+    with contextlib.suppress(OSError):  # a background supervisor's stderr may be on the full disk
+        print(f"sunup: {message}", file=sys.stderr, flush=True)
 
 
 class LogFile:
-    """An append-only log file cut to its newest half when it reaches `limit` bytes."""
+    """An append-only log file cut to its newest half when it reaches `limit` bytes.
 
-    def __init__(self, path: Path, limit: int) -> None:
+    `write` never raises: what the file cannot take is dropped and counted (see the module's
+    docstring); `problem` hears when that starts (at most once per `REPORT_INTERVAL`) and ends.
+    """
+
+    def __init__(self, path: Path, limit: int, problem: Callable[[str], None] = _to_stderr) -> None:
         self.path = path
         self.limit = limit
+        #: Told, in a sentence naming the file, when lines start being dropped and when they stop.
+        self.problem = problem
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
         self._size = os.fstat(self._fd).st_size
+        self._trim_at = limit
+        self._stamps = Timestamps()
+        #: While lines are dropped: since when (wall clock), why, how many; None otherwise.
+        self._dropping: tuple[float, str] | None = None
+        self.dropped_lines = 0
+        self.dropped_bytes = 0
+        #: The file ends inside a line (a write was cut short).
+        self._torn = False
+        self._reported = False
+        self._last_report = -REPORT_INTERVAL
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
+    @property
+    def dropping(self) -> bool:
+        """Lines are being dropped: the latest write failed."""
+        return self._dropping is not None
+
     def write(self, buffers: Buffers | bytes) -> None:
         """Append whole lines: bytes, or buffers in one writev(2) (the rest with write(2) if the
-        kernel takes less). Raises `LogWriteError` with what was not written."""
+        kernel takes less). What cannot be written is dropped and counted."""
         if isinstance(buffers, bytes):
             buffers = [buffers]
         if not buffers:
             return
-        total = sum(len(b) for b in buffers)
-        try:
-            written = os.writev(self._fd, buffers)
-        except OSError as exc:
-            raise LogWriteError(exc, b"".join(buffers)) from exc
-        if written < total:
-            rest = memoryview(b"".join(buffers))[written:]
-            while rest:
-                try:
-                    rest = rest[os.write(self._fd, rest) :]
-                except OSError as exc:
-                    self._size += total - len(rest)
-                    raise LogWriteError(exc, bytes(rest)) from exc
-        self._size += total
-        if self._size >= self.limit:
+        if self._dropping is not None and not self._resume():
+            self._count(buffers, 0)
+            return
+        error, written = self._append(buffers)
+        if error is not None:
+            self._count(buffers, written)
+            self._fail(error)
+            return
+        if self._size >= self._trim_at:
             self.trim()
 
+    def _append(self, buffers: Buffers) -> tuple[OSError | None, int]:
+        """Write `buffers`; the error that stopped it (None) and how many bytes were written."""
+        total = sum(len(b) for b in buffers)
+        written = 0
+        error: OSError | None = None
+        try:
+            written = os.writev(self._fd, buffers)
+            if written < total:
+                rest = memoryview(b"".join(buffers))[written:]
+                while rest:
+                    count = os.write(self._fd, rest)
+                    written += count
+                    rest = rest[count:]
+        except OSError as exc:
+            error = exc
+        self._size += written
+        if written:
+            self._torn = written < total
+        return error, written
+
+    def _count(self, buffers: Buffers, written: int) -> None:
+        data = b"".join(buffers)[written:]
+        self.dropped_bytes += len(data)
+        self.dropped_lines += data.count(b"\n")
+
+    def _fail(self, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        self._dropping = (time.time(), reason)
+        now = time.monotonic()
+        self._reported = now - self._last_report >= REPORT_INTERVAL
+        if self._reported:
+            self._last_report = now
+            self.problem(
+                f"cannot write {self.path}: {reason}; its new lines are dropped (the instance goes on) "
+                "until the file can be written again"
+            )
+
+    def _resume(self) -> bool:
+        """Write the note saying what was dropped; True when it could be written."""
+        assert self._dropping is not None
+        since, reason = self._dropping
+        now = time.time()
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+        note = (
+            f"sunup: {self.dropped_lines} lines ({self.dropped_bytes} bytes) of output were dropped "
+            f"from {started}: {reason}\n"
+        ).encode()
+        error, _ = self._append([b"\n" if self._torn else b"", self._stamps.prefix(now), note])
+        if error is not None:
+            return False
+        self._torn = False
+        if self._reported:
+            self.problem(f"writing {self.path} again ({self.dropped_lines} lines were dropped)")
+        self._dropping = None
+        self.dropped_lines = self.dropped_bytes = 0
+        return True
+
     def trim(self) -> None:
-        """Keep the newest half of the file, starting at a line start; atomically replaced."""
+        """Keep the newest half of the file, starting at a line start; atomically replaced.
+
+        When the half cannot be written (a full disk), the file is left whole, and trimming is
+        tried again after another tenth of the limit."""
         keep = self.limit // 2
-        with open(self.path, "rb") as source:
-            source.seek(max(0, self._size - keep))
-            tail = source.read()
-        start = tail.find(b"\n") + 1 if self._size > keep else 0
         temporary = self.path.with_name(self.path.name + ".trim")
-        temporary.write_bytes(tail[start:])
-        with contextlib.suppress(OSError):
-            # Tells `sunup logs -f` where the lines it has not shown yet begin.
-            os.setxattr(temporary, KEPT_XATTR, str(len(tail) - start).encode())
-        os.replace(temporary, self.path)
+        try:
+            with open(self.path, "rb") as source:
+                source.seek(max(0, self._size - keep))
+                tail = source.read()
+            start = tail.find(b"\n") + 1 if self._size > keep else 0
+            temporary.write_bytes(tail[start:])
+            with contextlib.suppress(OSError):
+                # Tells `sunup logs -f` where the lines it has not shown yet begin.
+                os.setxattr(temporary, KEPT_XATTR, str(len(tail) - start).encode())
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            self._trim_at = self._size + max(self.limit // 10, 1)
+            self.problem(f"cannot cut {self.path} to its newest half: {exc.strerror or exc}; it is kept whole")
+            return
         os.close(self._fd)
         self._fd = self._open()
         self._size = os.fstat(self._fd).st_size
+        self._trim_at = self.limit
 
     def close(self) -> None:
         if self._fd >= 0:

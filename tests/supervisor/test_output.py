@@ -1,32 +1,31 @@
-"""Instance output when the log cannot be written: held, the pipe left unread, retried, nothing lost."""
+"""Instance output when the log cannot be written: the pipe is still read, lines are dropped and counted."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from pathlib import Path
 
 from sunup.supervisor.child import output_pipe
 from sunup.supervisor.instance import InstanceId
-from sunup.supervisor.logcapture import Buffers, LogFile, LogWriteError
-from sunup.supervisor.output import RETRY, InstanceOutput
+from sunup.supervisor.logcapture import Buffers, LogFile
+from sunup.supervisor.output import InstanceOutput
 from sunup.supervisor.testing import ManualClock
 from tests.supervisor.harness import run
 
 
 class FullDisk(LogFile):
-    """A log whose first `failures` writes fail as on a full disk."""
+    """A log on a disk that is full while `full` is set: every write(2) fails with ENOSPC."""
 
-    def __init__(self, path: Path, failures: int) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__(path, 10_000_000)
-        self.failures = failures
+        self.full = False
 
-    def write(self, buffers: Buffers | bytes) -> None:
-        if self.failures > 0:
-            self.failures -= 1
-            data = buffers if isinstance(buffers, bytes) else b"".join(buffers)
-            raise LogWriteError(OSError(28, "No space left on device"), data)
-        super().write(buffers)
+    def _append(self, buffers: Buffers) -> tuple[OSError | None, int]:
+        if self.full:
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), 0
+        return super()._append(buffers)
 
 
 async def turns(condition: object, limit: int = 1000) -> None:
@@ -38,39 +37,39 @@ async def turns(condition: object, limit: int = 1000) -> None:
     raise AssertionError("the event loop never got there")
 
 
-def test_full_disk_holds_output_and_retries(tmp_path: Path) -> None:
-    """Lines that cannot be written are held, the pipe is not read meanwhile, and all arrive in order."""
+def test_full_disk_drops_lines_and_says_so_once(tmp_path: Path) -> None:
+    """While the log is full the pipe is still read (the writer never blocks), its lines are
+    dropped, the problem is reported once, and the log then says how many lines were lost."""
 
     async def scenario() -> None:
-        clock = ManualClock()
-        log = FullDisk(tmp_path / "app.log", failures=2)
+        log = FullDisk(tmp_path / "app.log")
         problems: list[str] = []
         output = InstanceOutput(
             InstanceId("app", "queue", 0),
             loop=asyncio.get_running_loop(),
-            clock=clock,
+            clock=ManualClock(),
             log=log,
             console=None,
             problem=problems.append,
         )
         read_end, write_end = output_pipe()
         output.watch(read_end)
-        os.write(write_end, b"one\ntwo\n")
-        await turns(lambda: output.paused)
-        assert "No space left on device" in problems[0]
-        os.write(write_end, b"three\n")
-        for _ in range(50):
-            await asyncio.sleep(0)
-        assert output.paused, "the pipe must not be read while the log is full"
-        clock.advance(RETRY)
-        assert output.paused, "the second try fails too"
-        clock.advance(RETRY)
-        assert not output.paused
+        os.write(write_end, b"one\n")
+        await turns(lambda: (tmp_path / "app.log").stat().st_size > 0)
+        log.full = True
+        for number in range(3):
+            os.write(write_end, f"lost {number}\n".encode())
+            await turns(lambda: log.dropped_lines == number + 1)  # noqa: B023 - awaited at once
+        assert len(problems) == 1 and "No space left on device" in problems[0] and "app.log" in problems[0]
+        log.full = False
+        os.write(write_end, b"two\n")
         os.close(write_end)
         await turns(lambda: output.open_pipes == 0)
         lines = [line.split(" ", 1)[1] for line in (tmp_path / "app.log").read_text().splitlines()]
-        assert lines == ["one", "two", "three"]
-        assert problems[-1].startswith("writing")
+        assert lines[0] == "one" and lines[2] == "two"
+        assert lines[1].startswith("sunup: 3 lines (96 bytes) of output were dropped from ")  # with their timestamps
+        assert lines[1].endswith(": No space left on device")
+        assert problems[1] == f"writing {log.path} again (3 lines were dropped)"
         output.close()
 
     run(scenario())
