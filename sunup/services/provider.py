@@ -172,7 +172,11 @@ class ServerProvider:
                 self.emit(progress, "cleanup", f"removing the unfinished data folder {self.home.data}")
                 shutil.rmtree(self.home.data)
             self.emit(progress, "initialise", f"initialising {self.engine} {binary.version} in {self.home.data}")
-            await self.initialise(state, progress)
+            try:
+                await self.initialise(state, progress)
+            except RuntimeFailure as exc:
+                again = f"the next `sunup up` removes the unfinished {self.home.data} and starts again"
+                raise RuntimeFailure(exc.message, hint="\n".join(filter(None, (exc.hint, again)))) from None
             (self.home.root / INITIALISED_MARKER).write_text(binary.version + "\n", encoding="utf-8")
             self.emit(progress, "initialised", f"{self.engine} data folder ready")
             state = state.evolve(initialised=True)

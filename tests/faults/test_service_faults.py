@@ -362,6 +362,7 @@ def test_server_killed_before_it_is_ready_leaves_nothing_that_breaks_the_next_up
     status, output = finish(project, starting)
     assert_failed_cleanly(project, status, output)
     assert "error: service 'db': initialising the MariaDB data folder failed" in output
+    assert f"the next `sunup up` removes the unfinished {data} and starts again" in output
     assert not (service_home(project, "db") / "initialised").exists()
 
     began = time.monotonic()
