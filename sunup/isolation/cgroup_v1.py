@@ -220,6 +220,9 @@ class CgroupV1Group:
     def join_argv(self, argv: Sequence[str]) -> list[str]:
         return cgroupfs.wrap_argv(self.shell_prelude(), argv)
 
+    def procs_files(self) -> tuple[str, ...]:
+        return tuple(str(d / "cgroup.procs") for d in self.dirs())
+
     def add(self, pid: int) -> None:
         for directory in self.dirs():
             cgroupfs.write(directory / "cgroup.procs", str(pid))

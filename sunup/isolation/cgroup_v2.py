@@ -218,6 +218,9 @@ class CgroupV2Group:
     def join_argv(self, argv: Sequence[str]) -> list[str]:
         return cgroupfs.wrap_argv(self.shell_prelude(), argv)
 
+    def procs_files(self) -> tuple[str, ...]:
+        return (str(self.directory / "cgroup.procs"),)
+
     def add(self, pid: int) -> None:
         cgroupfs.write(self.directory / "cgroup.procs", str(pid))
 

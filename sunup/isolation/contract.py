@@ -94,6 +94,12 @@ class InstanceCgroup(Protocol):
         """`argv` wrapped in `/bin/sh -c` so that it joins the group, then execs `argv`."""
         ...
 
+    def procs_files(self) -> tuple[str, ...] | None:
+        """The `cgroup.procs` files a process joins the group by writing its pid to (what
+        `shell_prelude` does, for a starter that does it itself); None when writing them is not
+        all the prelude does (the fallback)."""
+        ...
+
     def add(self, pid: int) -> None:
         """Move a running process into the group; whatever it forked before stays outside."""
         ...

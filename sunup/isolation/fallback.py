@@ -182,6 +182,9 @@ class ProcessTreeGroup:
     def join_argv(self, argv: Sequence[str]) -> list[str]:
         return cgroupfs.wrap_argv(self.shell_prelude(), argv)
 
+    def procs_files(self) -> None:
+        return None
+
     def add(self, pid: int) -> None:
         info = proctree.read_process(pid)
         if info is None:

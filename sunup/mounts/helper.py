@@ -8,12 +8,15 @@ nearly free (docs/mounts.md has the figures). It is compiled once per state fold
 ``<state>/helpers/sunup-enter-<hash of its source>``; where there is no compiler, or the program
 cannot run, the supervisor uses the `preexec_fn` and says nothing (same result, slower start).
 
-    sunup-enter MODE KEPT UID GID APP_DIR N [SOURCE TARGET]... -- PROGRAM [ARG]...
+    sunup-enter MODE KEPT UID GID APP_DIR N [SOURCE TARGET]... C [CGROUP_PROCS]... -- PROGRAM [ARG]...
 
-MODE is ``m`` (a mount namespace) or ``u`` (a user namespace owning one); KEPT the mount flags
-the read-only remount keeps. The steps are those of `namespace` (the same order, the same
-messages); then PR_SET_PDEATHSIG=SIGKILL, and the exec of PROGRAM. A failing step writes
-``sunup: could not set up the mount namespace: ...`` to stderr and exits with status 125.
+First it joins the instance's cgroups: it writes its pid to each of the C `cgroup.procs` files
+(that is what the shell prelude of `sunup.isolation` does; done here, a simple start command
+needs no shell at all). MODE is ``m`` (a mount namespace) or ``u`` (a user namespace owning
+one); KEPT the mount flags the read-only remount keeps. The steps are those of `namespace` (the
+same order, the same messages); then PR_SET_PDEATHSIG=SIGKILL, and the exec of PROGRAM. A
+failing step writes ``sunup: could not ...`` to stderr and exits with status 125; a PROGRAM
+that cannot run exits 127 (not found) or 126, as a shell would.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from sunup.mounts.namespace import Mode, NamespaceSetup
@@ -58,14 +62,28 @@ static int put(const char *file, const char *text) {
 
 int main(int argc, char **argv) {
     pid_t parent = getppid();
-    if (argc < 9) { fprintf(stderr, "usage: sunup-enter MODE KEPT UID GID APP N [SRC DST]... -- ARGV\n"); return 125; }
+    if (argc < 10) {
+        fprintf(stderr, "usage: sunup-enter MODE KEPT UID GID APP N [SRC DST]... C [PROCS]... -- ARGV\n");
+        return 125;
+    }
     int user = argv[1][0] == 'u';
     unsigned long kept = strtoul(argv[2], NULL, 10);
     const char *app = argv[5];
     int binds = atoi(argv[6]);
-    if (binds < 0 || argc < 9 + 2 * binds || strcmp(argv[7 + 2 * binds], "--") != 0) {
+    int groups = binds >= 0 && argc > 7 + 2 * binds ? atoi(argv[7 + 2 * binds]) : -1;
+    int end = 8 + 2 * binds + groups;
+    if (binds < 0 || groups < 0 || argc < end + 2 || strcmp(argv[end], "--") != 0) {
         fprintf(stderr, "sunup-enter: bad arguments\n");
         return 125;
+    }
+    char self[32];
+    snprintf(self, sizeof self, "%d\n", (int)getpid());
+    for (int i = 0; i < groups; i++) {
+        const char *procs = argv[8 + 2 * binds + i];
+        if (put(procs, self) != 0) {
+            fprintf(stderr, "sunup: could not join its cgroup: write %s: %s\n", procs, strerror(errno));
+            return 125;
+        }
     }
     char here[PATH_MAX];
     if (!getcwd(here, sizeof here)) return fail("getcwd", NULL);
@@ -89,10 +107,11 @@ int main(int argc, char **argv) {
     if (chdir(here) != 0) return fail("chdir", here);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) return 125; /* the supervisor died before the death signal was set */
-    char **program = argv + 8 + 2 * binds;
+    char **program = argv + end + 1;
     execvp(program[0], program);
-    fail("exec", program[0]);
-    return 127;
+    int saved = errno;
+    fprintf(stderr, "sunup: %s: %s\n", program[0], saved == ENOENT ? "command not found" : strerror(saved));
+    return saved == ENOENT ? 127 : 126;
 }
 """
 
@@ -135,9 +154,10 @@ def compile_helper(state_root: Path) -> Path | None:
     return target
 
 
-def helper_argv(helper: Path, setup: NamespaceSetup, argv: list[str]) -> list[str]:
-    """`argv` run by the helper inside the namespace of `setup`."""
+def helper_argv(helper: Path, setup: NamespaceSetup, argv: list[str], join: Sequence[str] = ()) -> list[str]:
+    """`argv` run by the helper inside the namespace of `setup`, after joining the cgroups whose
+    `cgroup.procs` files `join` lists."""
     binds = [path for bind in setup.binds for path in (bind.source, bind.target)]
     mode = "u" if setup.mode is Mode.USER else "m"
     head = [str(helper), mode, str(setup.kept_flags), str(setup.uid), str(setup.gid), setup.app_dir]
-    return [*head, str(len(setup.binds)), *binds, "--", *argv]
+    return [*head, str(len(setup.binds)), *binds, str(len(join)), *join, "--", *argv]

@@ -90,15 +90,17 @@ def spawn(
     output: int,
     namespace: NamespaceSetup | None = None,
     helper: Path | None = None,
+    join: Sequence[str] = (),
 ) -> Child:
     """Start `argv` in its own session with stdout and stderr on `output`, in `namespace` if given.
 
     Raises OSError when it cannot be started (missing folder, no /bin/sh...). A namespace that
     cannot be entered makes the child exit with status 125 after saying why on its stderr. The
-    `helper` (`sunup-enter`) enters it if given, else a `preexec_fn`.
+    `helper` (`sunup-enter`) enters it if given, else a `preexec_fn`; the helper first joins the
+    cgroups whose `cgroup.procs` files `join` lists (only with a helper).
     """
     if namespace is not None and helper is not None:
-        argv = helper_argv(helper, namespace, list(argv))
+        argv = helper_argv(helper, namespace, list(argv), join)
         preexec: Callable[[], None] | None = None
     elif namespace is not None:
         preexec = child_setup(namespace)

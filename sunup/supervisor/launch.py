@@ -25,7 +25,7 @@ from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.peers import PEERS_VARIABLE, peers_path
 from sunup.supervisor.settings import DEFAULT_PIDS_LIMIT
-from sunup.supervisor.shellcommand import execs
+from sunup.supervisor.shellcommand import execs, plain_words
 from sunup.supervisor.statedir import StateDir
 
 #: Host variables an instance keeps; everything else comes from the plan (as on the platform).
@@ -207,6 +207,17 @@ def script(spec: InstanceSpec, prelude: str = "") -> str:
         lines.append(f'( {spec.pre_start}\n) || echo "sunup: pre_start failed with status $?" >&2')
     lines.append(execs(spec.start))
     return "\n".join(lines) + "\n"
+
+
+def direct_argv(spec: InstanceSpec) -> list[str] | None:
+    """The start command as an argv to exec without `/bin/sh` when the script would do nothing
+    else: no `pre_start`, no `.environment` in the app folder (it is read-only while the
+    instance runs), a command of plain words (`shellcommand.plain_words`)."""
+    if spec.argv is not None:
+        return list(spec.argv)
+    if spec.pre_start or (spec.cwd / ".environment").exists():
+        return None
+    return plain_words(spec.start)
 
 
 def post_start_script(spec: InstanceSpec) -> str:

@@ -125,3 +125,20 @@ def execs(command: str) -> str:
     head = text[:start]
     offset = len(text[start:]) - len(last)
     return f"{head}{text[start : start + offset]}exec {last}"
+
+
+#: Words a shell passes on as they are: no quote, expansion, glob, tilde or operator in them.
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=-]+(?:[ \t]+[A-Za-z0-9_./:@%+,=-]+)*")
+
+
+def plain_words(command: str) -> list[str] | None:
+    """The argv of `command` when a shell would do nothing but run it (`sleep 60`, `php
+    worker.php --queue=mail`): it can then be exec'd without one. None for anything else: an
+    assignment, a builtin or keyword, any character the shell would interpret."""
+    text = command.strip()
+    if not _PLAIN.fullmatch(text):
+        return None
+    words = text.split()
+    if "=" in words[0] or words[0] in _NOT_EXECUTABLE:
+        return None
+    return words
