@@ -247,6 +247,7 @@ def _run_step(steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C on `sunup up` reaches sunup, which stops the build
         preexec_fn=preexec,  # noqa: PLW1509 - only without setpriv: one prctl call
     ) as process:
         assert process.stdout is not None

@@ -10,8 +10,10 @@ reports on a pipe through a `ReadyChannel`: ``say: <message>`` lines while it st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sunup.errors import EXIT_FAILURE, RuntimeFailure, SunupError
-from sunup.supervisor.statedir import StateDir
+from sunup.supervisor.statedir import StateDir, holder
 
 if TYPE_CHECKING:
     from sunup.plan.model import ProjectPlan
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 #: How long to wait for the background supervisor to start the services and spawn every instance
 #: (a database's first start initialises its data folder).
 SPAWN_TIMEOUT = 300.0
+#: How long an interrupted `sunup up -d` waits for the supervisor it stops.
+ABORT_TIMEOUT = 60.0
 
 
 class ReadyChannel:
@@ -40,7 +44,10 @@ class ReadyChannel:
 
     def _send(self, line: str) -> None:
         if self._fd is not None:
-            os.write(self._fd, line.encode() + b"\n")
+            try:
+                os.write(self._fd, line.encode() + b"\n")
+            except BrokenPipeError:  # `sunup up -d` is gone (interrupted): the log still has it all
+                self.close()
 
     def say(self, text: str) -> None:
         """A message: to the log (stderr) always, to `sunup up -d` until ready."""
@@ -127,9 +134,24 @@ def detach(
     os.waitpid(child, 0)
     try:
         message = _read_all(read_end, timeout).strip()
+    except KeyboardInterrupt:
+        _abort(state, say)
+        raise
     finally:
         os.close(read_end)
     _report(message, state, say)
+
+
+def _abort(state: StateDir, say: Callable[[str], None]) -> None:
+    """Ctrl-C while `sunup up -d` waits: stop the supervisor it started (SIGTERM) and wait for it."""
+    pid = holder(state)
+    if pid is None or pid <= 0:
+        return
+    say(f"interrupted: stopping the background supervisor (pid {pid})")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not wait_exit(pid, ABORT_TIMEOUT):
+        say(f"warning: the supervisor (pid {pid}) still runs; `sunup down` stops it")
 
 
 def _redirect(log_path: Path) -> None:

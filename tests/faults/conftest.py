@@ -74,12 +74,18 @@ class Project:
         return result
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        """Start `sunup ARGS` without waiting; its output goes to a file (`output`)."""
+        """Start `sunup ARGS` without waiting, in a process group of its own (as a shell runs a
+        command: `os.killpg(process.pid, SIGINT)` is a Ctrl-C); its output goes to a file (`output`)."""
         env = {**os.environ, "SUNUP_STOP_GRACE": str(GRACE), "NO_COLOR": "1"}
         env.pop("SUNUP_STATE_DIR", None)
         with open(self.root.parent / f"sunup-{len(self.started)}.out", "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "sunup", *args], cwd=self.root, env=env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "sunup", *args],
+                cwd=self.root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
             )
         self.started.append(process)
         return process

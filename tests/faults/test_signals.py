@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -207,5 +208,47 @@ def test_a_second_signal_kills_the_services_too(faulty: Callable[[dict[str, str]
     os.kill(pid, signal.SIGTERM)
     assert ended(pid, up, 10), "a second signal did not end sunup within 10 s (the grace is 60 s)"
     assert up is not None and up.returncode == 0, project.output(up)
-    assert "Received SIGTERM" not in server.read_text(), "redis was stopped gracefully after a second signal"
+    events = project.state.supervisor_log.read_text()
+    assert re.search(r"cache\.0: pid \d+ ended: killed by SIGKILL", events), events
+    nothing_left(project)
+
+
+def test_ctrl_c_during_the_build_stops_without_a_build_error(
+    faulty: Callable[[dict[str, str]], Project], marks: Path
+) -> None:
+    """Ctrl-C (SIGINT to the terminal's whole process group) while the build hook runs: sunup
+    stops the build itself (the hook never sees the SIGINT) and ends with status 0; the build is
+    not reported as failed."""
+    trapping = BUILDING.replace(
+        "        echo $$ >> {marks}/build\n",
+        "        trap 'echo hook got SIGINT' INT\n        echo $$ >> {marks}/build\n",
+    )
+    project = faulty({".upsun/config.yaml": trapping.format(marks=marks)})
+    up = project.start("up")
+    wait_for(lambda: len(lines(marks / "build")) == 2, "the build hook")
+    os.killpg(up.pid, signal.SIGINT)
+    assert up.wait(timeout=WAIT) == 0, project.output(up)
+    said = project.output(up)
+    assert "failed" not in said and "Traceback" not in said and "SIGINT" not in said, said
+    assert not any(alive(int(p)) for p in lines(marks / "build"))
+    nothing_left(project)
+
+
+def test_ctrl_c_on_up_detached_while_it_waits_stops_what_it_started(
+    faulty: Callable[[dict[str, str]], Project], marks: Path
+) -> None:
+    """Ctrl-C on `sunup up -d` while it waits for the build: the background supervisor it
+    started is stopped too (it used to die silently on its broken report pipe, or go on)."""
+    project = faulty({".upsun/config.yaml": BUILDING.format(marks=marks)})
+    up = project.start("up", "-d")
+    wait_for(lambda: len(lines(marks / "build")) == 2, "the build hook")
+    pid = project.supervisor()
+    assert pid is not None and pid > 0
+    os.killpg(up.pid, signal.SIGINT)
+    assert up.wait(timeout=WAIT) == 130, project.output(up)
+    said = project.output(up)
+    assert f"interrupted: stopping the background supervisor (pid {pid})" in said and "Traceback" not in said, said
+    assert wait_exit(pid, 10)
+    assert "stopped during the build" in project.state.supervisor_log.read_text()
+    assert not any(alive(int(p)) for p in lines(marks / "build"))
     nothing_left(project)
