@@ -73,6 +73,7 @@ services:
 """
 
 REDIS = 'redis-cli -h "$STORE_HOST" -p "$STORE_PORT" '
+MARIADB = 'mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" -p"$DB_PASSWORD" "$DB_PATH"'
 
 
 def up(project: Project) -> subprocess.CompletedProcess[str]:
@@ -318,6 +319,29 @@ def test_missing_data_folder_is_an_error_not_a_new_empty_one(faulty: Callable[[d
 
 
 @needs_mariadb
+def test_sigkilled_mariadb_is_restarted_with_its_rows(faulty: Callable[[dict[str, str]], Project]) -> None:
+    """SIGKILL of a running mariadbd (no clean shutdown: InnoDB recovers at the restart): sunup
+    restarts it on its port, web.0 keeps running, and the rows it committed are there."""
+    project = faulty({".upsun/config.yaml": WITH_MARIADB})
+    started = up(project)
+    assert started.returncode == 0, started.stderr
+    in_web(project, MARIADB + " -e \"CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('committed')\"")
+    web = rows(project)["web.0"]
+    server = rows(project, "--services")["db.0"]
+
+    os.kill(int(server["pid"]), signal.SIGKILL)  # type: ignore[call-overload]
+
+    wait_for(lambda: rows(project, "--services")["db.0"]["pid"] != server["pid"], "sunup to restart mariadbd")
+    again = rows(project, "--services")["db.0"]
+    assert (again["restarts"], again["port"]) == (1, server["port"])
+    assert again["last_exit"]["signal"] == "SIGKILL"  # type: ignore[index]
+    read = MARIADB + ' -N -e "SELECT v FROM kept"'
+    wait_for(lambda: project("ssh", "--", read).stdout.strip() == "committed", "the committed row after recovery", 60)
+    after = rows(project)["web.0"]
+    assert (after["state"], after["pid"]) == ("running", web["pid"])
+
+
+@needs_mariadb
 def test_port_taken_while_services_start_is_a_clear_error(faulty: Callable[[dict[str, str]], Project]) -> None:
     """Another program takes Redis's port while MariaDB initialises (after sunup chose it, before
     the server binds it): `up` fails saying the port is in use by another program, with the
@@ -343,8 +367,7 @@ def test_port_taken_while_services_start_is_a_clear_error(faulty: Callable[[dict
     assert started.returncode == 0, started.stderr
     assert recorded_port(project, "cache") == port
     assert in_web(project, 'redis-cli -h "$CACHE_HOST" -p "$CACHE_PORT" PING') == "PONG"
-    mariadb = 'mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" -p"$DB_PASSWORD" "$DB_PATH"'
-    assert in_web(project, mariadb + ' -N -e "SELECT 6*7"') == "42"
+    assert in_web(project, MARIADB + ' -N -e "SELECT 6*7"') == "42"
 
 
 @needs_mariadb
@@ -382,5 +405,4 @@ def test_server_killed_before_it_is_ready_leaves_nothing_that_breaks_the_next_up
     third = up(project)
     assert third.returncode == 0, third.stderr
     assert "initialising" not in third.stdout + third.stderr
-    mariadb = 'mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" -p"$DB_PASSWORD" "$DB_PATH"'
-    assert in_web(project, mariadb + ' -N -e "SELECT 6*7"') == "42"
+    assert in_web(project, MARIADB + ' -N -e "SELECT 6*7"') == "42"
