@@ -1,10 +1,11 @@
-"""Services that fail under `sunup up`: a server SIGKILLed, a port taken, a damaged data folder,
-a server killed before it is ready. Real servers started by the real `sunup` command.
+"""Services that fail under `sunup up`: a server SIGKILLed while it runs, a port another program
+holds (at `up`, while services start, at a restart), a damaged or missing data folder, a server
+killed before it is ready. Real servers, started by the real `sunup` command.
 
 Each test says what the user sees (the error names the service and the cause, never a
 traceback), that nothing is left running after a failed `up`, and that the next `up` works. An
 instance proves it reaches a service through its own relationship variables (`sunup ssh`
-running the engine's client). The Redis tests are cheap; the two MariaDB ones use the seconds
+running the engine's client). The Redis tests are cheap; two MariaDB ones use the seconds
 MariaDB takes to initialise its data folder as the window in which the fault lands.
 """
 
@@ -29,7 +30,6 @@ from sunup.isolation import open_isolation
 from tests.faults.conftest import Project, processes_under, wait_for
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(
         shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
         reason="needs redis-server and redis-cli (apt-get install redis-server)",
@@ -205,6 +205,7 @@ def test_sigkilled_server_is_restarted_and_the_instance_reaches_its_data(
     assert in_web(project, REDIS + "SET after the-kill") == "OK"
 
 
+@pytest.mark.slow
 def test_recorded_port_taken_by_another_program_moves_the_service(
     faulty: Callable[[dict[str, str]], Project],
 ) -> None:
@@ -294,6 +295,7 @@ def test_damaged_data_folder_is_a_clear_error_and_is_kept(faulty: Callable[[dict
     assert in_web(project, REDIS + "GET kept") == "through-damage"
 
 
+@pytest.mark.slow
 def test_missing_data_folder_is_an_error_not_a_new_empty_one(faulty: Callable[[dict[str, str]], Project]) -> None:
     """The data folder of an initialised service removed: `up` fails naming it (no new empty
     database in its place) and leaves nothing running; with the service's folder removed,
@@ -318,6 +320,7 @@ def test_missing_data_folder_is_an_error_not_a_new_empty_one(faulty: Callable[[d
     assert in_web(project, REDIS + "EXISTS kept") == "0"
 
 
+@pytest.mark.slow
 @needs_mariadb
 def test_sigkilled_mariadb_is_restarted_with_its_rows(faulty: Callable[[dict[str, str]], Project]) -> None:
     """SIGKILL of a running mariadbd (no clean shutdown: InnoDB recovers at the restart): sunup
@@ -341,6 +344,7 @@ def test_sigkilled_mariadb_is_restarted_with_its_rows(faulty: Callable[[dict[str
     assert (after["state"], after["pid"]) == ("running", web["pid"])
 
 
+@pytest.mark.slow
 @needs_mariadb
 def test_port_taken_while_services_start_is_a_clear_error(faulty: Callable[[dict[str, str]], Project]) -> None:
     """Another program takes Redis's port while MariaDB initialises (after sunup chose it, before
@@ -370,6 +374,7 @@ def test_port_taken_while_services_start_is_a_clear_error(faulty: Callable[[dict
     assert in_web(project, MARIADB + ' -N -e "SELECT 6*7"') == "42"
 
 
+@pytest.mark.slow
 @needs_mariadb
 def test_server_killed_before_it_is_ready_leaves_nothing_that_breaks_the_next_up(
     faulty: Callable[[dict[str, str]], Project],
