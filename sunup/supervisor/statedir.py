@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from sunup.supervisor.instance import InstanceId
 
 STATE_VARIABLE = "SUNUP_STATE_DIR"
 DEFAULT_STATE_DIR = ".sunup"
+#: How long `holder` waits for a supervisor that has just taken the lock to write its pid.
+PID_WAIT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +128,34 @@ def holder(state: StateDir) -> int | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
+            return _written_pid(fd)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
         os.close(fd)
+
+
+def _written_pid(fd: int) -> int:
+    """The pid in the lock file of a running supervisor (-1 if none is written).
+
+    The supervisor writes its pid just after it takes the lock: until then the file is empty, or
+    still holds the pid of a supervisor that was killed. Both are waited out for a moment, so that
+    a `sunup up` refused at the same instant names the right one.
+    """
+    deadline = time.monotonic() + PID_WAIT
+    while True:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        pid = int(text) if text.isdigit() else -1
+        if (pid > 0 and _alive(pid)) or time.monotonic() >= deadline:
+            return pid
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

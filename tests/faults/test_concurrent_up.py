@@ -3,18 +3,21 @@ project; the other is refused, naming the running supervisor, and disturbs nothi
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from sunup.errors import RuntimeFailure
+from sunup.supervisor.statedir import StateDir, SupervisorLock
 from tests.faults.conftest import WAIT, Project, wait_for
 from tests.supervisor.harness import alive
-
-pytestmark = pytest.mark.slow
 
 CONFIG = """\
 applications:
@@ -37,6 +40,7 @@ def started(marks: Path, name: str) -> list[int]:
     return [int(word) for word in path.read_text().split()] if path.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("first", "second"), [("background", "background"), ("foreground", "foreground"), ("foreground", "background")]
 )
@@ -84,3 +88,23 @@ def test_one_of_two_ups_started_together_wins(
     else:
         assert project("down").returncode == 0
     assert not any(alive(pid) for pid in started(marks, "web") + started(marks, "queue"))
+
+
+def test_the_refusal_names_the_supervisor_that_just_took_the_lock(tmp_path: Path) -> None:
+    """The lock is taken, and the pid written just after: a `sunup up` refused in between names
+    the new supervisor, not the killed one whose pid the file still holds (nor none)."""
+    state = StateDir(tmp_path / ".sunup")
+    state.create()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    state.lock.write_text(f"{dead.pid}\n")  # what a SIGKILLed supervisor leaves
+    winner = os.open(state.lock, os.O_RDWR)
+    fcntl.flock(winner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    writes = threading.Timer(0.2, lambda: os.pwrite(winner, f"{os.getpid()}\n".encode().ljust(8), 0))
+    writes.start()
+    try:
+        with pytest.raises(RuntimeFailure, match=rf"already running for this project \(pid {os.getpid()}\)"):
+            SupervisorLock(state).acquire()
+    finally:
+        writes.join()
+        os.close(winner)

@@ -101,15 +101,15 @@ def ended(pid: int, up: subprocess.Popen[bytes] | None, timeout: float) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_one_signal_stops_everything_gracefully(project: Project, marks: Path, mode: str, sig: int) -> None:
     """Once: every instance gets SIGTERM; web.0 gets the second it needs; what ignores it is
-    killed after the grace (3 s); `up` exits 0 and nothing of the project is left."""
-    pid, up = run(project, marks, mode, grace=3)
+    killed after the grace (2 s); `up` exits 0 and nothing of the project is left."""
+    pid, up = run(project, marks, mode, grace=2)
     began = time.monotonic()
     os.kill(pid, sig)
     assert ended(pid, up, WAIT), f"sunup (pid {pid}) still runs {WAIT} s after {signal.Signals(sig).name}"
     took = time.monotonic() - began
     assert lines(marks / "web-term") == ["term"] and lines(marks / "web-done") == ["done"]
     assert lines(marks / "queue-term") == ["term"]
-    assert 3 <= took < 3 + 5, f"the stop took {took:.1f} s with a 3 s grace"
+    assert 2 <= took < 2 + 5, f"the stop took {took:.1f} s with a 2 s grace"
     if up is not None:
         assert up.returncode == 0, project.output(up)
         assert "Traceback" not in project.output(up)
@@ -136,7 +136,7 @@ def test_a_second_signal_kills_everything_at_once(project: Project, marks: Path,
 def test_sighup_to_the_background_supervisor_deploys_the_changed_configuration(project: Project, marks: Path) -> None:
     """SIGHUP makes the -d supervisor read its configuration again and apply it, as `sunup
     deploy` does: the changed worker restarts, the supervisor stays the same process."""
-    pid, _ = run(project, marks, "background", grace=3)
+    pid, _ = run(project, marks, "background", grace=1)
     config = project.root / ".upsun" / "config.yaml"
     config.write_text(config.read_text().replace(f"echo $$ >> {marks}/queue", f"echo $$ >> {marks}/new"))
     os.kill(pid, signal.SIGHUP)
