@@ -252,3 +252,28 @@ def test_ctrl_c_on_up_detached_while_it_waits_stops_what_it_started(
     assert "stopped during the build" in project.state.supervisor_log.read_text()
     assert not any(alive(int(p)) for p in lines(marks / "build"))
     nothing_left(project)
+
+
+def test_sigterm_during_a_deploys_build_stops_it_and_says_so(
+    faulty: Callable[[dict[str, str]], Project], marks: Path
+) -> None:
+    """SIGTERM to the -d supervisor while `sunup deploy` builds: the build's processes are killed
+    (not waited for), `sunup deploy` says the deploy was interrupted, and nothing is left."""
+    blocking = BUILDING.replace("sleep 36053 &", "[ -e {marks}/block ] || exit 0; sleep 36053 &")
+    project = faulty({".upsun/config.yaml": blocking.format(marks=marks), "index.txt": "one\n"})
+    result = project("up", "-d", "--settle", "0.2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    pid = project.supervisor()
+    assert pid is not None and pid > 0
+    (marks / "block").touch()
+    (project.root / "index.txt").write_text("two\n")
+    deploy = project.start("deploy")
+    wait_for(lambda: len(lines(marks / "build")) == 3, "the deploy's build hook")
+    os.kill(pid, signal.SIGTERM)
+    assert wait_exit(pid, 10), "the supervisor waited for the build to end"
+    assert deploy.wait(timeout=WAIT) == 1
+    said = project.output(deploy)
+    assert "interrupted" in said and "Traceback" not in said, said
+    assert not any(alive(int(p)) for p in lines(marks / "build"))
+    assert len(list((project.state.root / "builds").glob("*/*/.complete.json"))) == 1  # the first build only
+    nothing_left(project)
