@@ -53,4 +53,5 @@ def write_peers(state_root: Path, specs: Iterable[InstanceSpec]) -> None:
 
 def write_group_peers(state_root: Path, document: dict[str, Any]) -> None:
     path = peers_path(state_root, document["app"], document["group"])
-    write_atomically(path, json.dumps(document, indent=1) + "\n")
+    # Made anew from the plan at every start: atomic, but not fsync'd (one per group adds up).
+    write_atomically(path, json.dumps(document, indent=1) + "\n", durable=False)

@@ -24,6 +24,7 @@ from typing import Any
 
 from sunup.isolation import Isolation
 from sunup.supervisor import lifecycle as lc
+from sunup.supervisor.child import seal_inherited_fds
 from sunup.supervisor.clock import Clock, LoopClock
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, Observer
@@ -135,6 +136,7 @@ class Supervisor:
         return [self.runners[i] for i in ids]
 
     def start(self, ids: Iterable[InstanceId] | None = None) -> None:
+        seal_inherited_fds()
         for runner in self._select(ids):
             runner.feed(lc.Start())
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from sunup.supervisor.events import ExitedEvent
 from sunup.supervisor.launch import direct_argv
 from sunup.supervisor.shellcommand import plain_words
 from sunup.supervisor.testing import instance_spec
+from tests.supervisor.harness import run, supervising, until
 
 CONFIG = """\
 applications:
@@ -116,3 +118,24 @@ def test_a_missing_program_is_reported_like_a_shell_does(make_project: Callable[
         assert "Traceback" not in started.stderr
     finally:
         _sunup(project, "down")
+
+
+def test_an_instance_inherits_no_descriptor_of_the_supervisor(tmp_path: Path) -> None:
+    """A descriptor the supervisor's own parent leaked to it (inheritable) does not reach an
+    instance: instances are started without a close-all sweep, so this is what proves it."""
+    leaked_read, leaked_write = os.pipe()
+    os.set_inheritable(leaked_read, True)
+    os.set_inheritable(leaked_write, True)
+    spec = instance_spec("ls /proc/self/fd; exit 0", tmp_path)
+    try:
+
+        async def scenario() -> None:
+            async with supervising(tmp_path, [spec]) as (supervisor, events):
+                await until(supervisor, lambda: any(isinstance(e, ExitedEvent) for e in events), "the first exit")
+
+        run(scenario())
+    finally:
+        os.close(leaked_read)
+        os.close(leaked_write)
+    listed = {line.split()[-1] for line in spec.log_path.read_text().splitlines() if line.split()}
+    assert str(leaked_read) not in listed and str(leaked_write) not in listed, listed
