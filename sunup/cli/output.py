@@ -86,8 +86,13 @@ def _shorten(text: str, limit: int = 4 * MAX_SOURCE_WIDTH) -> str:
     return f"{text[: limit // 2]}...({len(text) - limit} characters)...{text[-limit // 2 :]}"
 
 
-def render_diagnostic(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
-    """One diagnostic, compiler-style: location, severity[code], message, source line, caret, hint."""
+def render_diagnostic(
+    diagnostic: Diagnostic, sources: dict[str, str], split: dict[str, list[str]] | None = None
+) -> str:
+    """One diagnostic, compiler-style: location, severity[code], message, source line, caret, hint.
+
+    `split` keeps the lines of each source between calls (thousands of diagnostics in one big
+    file would split it thousands of times)."""
     is_error = diagnostic.is_error
     label = style(f"{diagnostic.severity.value}[{diagnostic.code}]", fg="red" if is_error else "yellow", bold=True)
     where = f"{diagnostic.mark}: " if diagnostic.mark else ""
@@ -95,7 +100,10 @@ def render_diagnostic(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
     mark = diagnostic.mark
     text = sources.get(mark.file) if mark else None
     if mark and text is not None:
-        source_lines = text.splitlines()
+        split = {} if split is None else split
+        source_lines = split.get(mark.file)
+        if source_lines is None:
+            source_lines = split[mark.file] = text.splitlines()
         if 0 < mark.line <= len(source_lines):
             line, column = _excerpt(source_lines[mark.line - 1].rstrip(), mark.column)
             number = str(mark.line)
@@ -115,8 +123,9 @@ def diagnostics(loaded: LoadedConfig) -> None:
     items = loaded.diagnostics.sorted()
     errors = [d for d in items if d.is_error]
     warnings = [d for d in items if not d.is_error]
+    split: dict[str, list[str]] = {}
     for diagnostic in errors + warnings:
-        echo(render_diagnostic(diagnostic, loaded.positions.sources), err=True)
+        echo(render_diagnostic(diagnostic, loaded.positions.sources, split), err=True)
         echo(err=True)
     summary = []
     if errors:
