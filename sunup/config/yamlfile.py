@@ -38,6 +38,9 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MAX_INCLUDE_DEPTH = 16
 #: Largest configuration file read (docs/diagnostics.md, `file-unreadable`).
 MAX_FILE_SIZE = 10 * 1024 * 1024
+#: Most bytes read for one configuration, includes counted each time (an include repeated
+#: a thousand times would otherwise fill the memory).
+MAX_TOTAL_SIZE = 4 * MAX_FILE_SIZE
 #: How many values aliases may repeat in all (a "billion laughs" file expands exponentially).
 MAX_ALIAS_VALUES = 100_000
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -154,9 +157,10 @@ class NotAFileError(Exception):
     """A configuration path that is not a regular file of a sensible size (its message says why)."""
 
 
-def _read_bytes(path: Path, name: str) -> bytes:
+def _read_bytes(path: Path, name: str, room: int = MAX_TOTAL_SIZE) -> bytes:
     """The content of the regular file `path`; `NotAFileError` for a folder, a FIFO or a device
-    (reading one would block or never end) and for a file over `MAX_FILE_SIZE`."""
+    (reading one would block or never end), for a file over `MAX_FILE_SIZE`, and for one over
+    the `room` left of `MAX_TOTAL_SIZE`."""
     info = path.stat()
     if stat.S_ISDIR(info.st_mode):
         raise NotAFileError(f"{name} is a folder, not a file")
@@ -167,13 +171,13 @@ def _read_bytes(path: Path, name: str) -> bytes:
             f"{name} is {info.st_size / 1024 / 1024:.1f} MiB: a configuration file is at most "
             f"{MAX_FILE_SIZE // 1024 // 1024} MiB"
         )
+    if info.st_size > room:
+        raise NotAFileError(
+            f"reading {name} would take the files and includes of the configuration over "
+            f"{MAX_TOTAL_SIZE // 1024 // 1024} MiB in all"
+        )
     with path.open("rb") as stream:
-        return stream.read(MAX_FILE_SIZE + 1)
-
-
-def _read_text(path: Path, name: str) -> str:
-    """`_read_bytes` as UTF-8 text with universal newlines (as `open` in text mode reads it)."""
-    return _read_bytes(path, name).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        return stream.read(min(room, MAX_FILE_SIZE) + 1)
 
 
 class YamlReader:
@@ -199,6 +203,8 @@ class YamlReader:
         #: aliases repeated: over `MAX_ALIAS_VALUES`, aliases are not expanded any more.
         self._converted: dict[int, nodes.Node] = {}
         self._repeated = 0
+        #: Bytes read so far (at most MAX_TOTAL_SIZE).
+        self._total = 0
 
     def display_name(self, path: Path) -> str:
         try:
@@ -216,7 +222,9 @@ class YamlReader:
         """Parse one file; returns its data (None when empty or unreadable)."""
         name = self.display_name(path)
         try:
-            text = _read_text(path, name)
+            content = _read_bytes(path, name, MAX_TOTAL_SIZE - self._total)
+            self._total += len(content)
+            text = content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads
         except UnicodeDecodeError as exc:
             self.diagnostics.error(
                 "file-encoding",
@@ -531,7 +539,8 @@ class YamlReader:
         if kind == "yaml":
             return self.read_file(found, path)
         try:
-            content = _read_bytes(found, target)
+            content = _read_bytes(found, target, MAX_TOTAL_SIZE - self._total)
+            self._total += len(content)
         except NotAFileError as exc:
             self.diagnostics.error("include-unreadable", str(exc), mark, path=render_path(path))
             return None

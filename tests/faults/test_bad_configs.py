@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sunup.cli import main
-from sunup.config.yamlfile import MAX_ALIAS_VALUES, MAX_FILE_SIZE
+from sunup.config.yamlfile import MAX_ALIAS_VALUES, MAX_FILE_SIZE, MAX_TOTAL_SIZE
 from sunup.errors import EXIT_INVALID_CONFIG, EXIT_NO_PROJECT, EXIT_OK
 from tests.config.test_broken import CASES as BROKEN_CASES
 from tests.config.test_broken import Case
@@ -483,3 +484,24 @@ def test_thirty_thousand_errors_in_one_file(seed: Callable[[bytes], Path], capsy
     assert_refused(status, err, "30000 unknown keys")
     assert len(ERROR_LINE.findall(err)) == 30_000
     assert took < 15, f"sunup validate took {took:.1f} s"
+
+
+def test_an_include_repeated_a_thousand_times(
+    seed: Callable[[bytes], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 1 MiB file included 1000 times (1 GB of values): refused once the reads add up to
+    MAX_TOTAL_SIZE, without the memory to hold them (each include read the file again)."""
+    variables = "".join(f"      V{number}: !include {{type: string, path: big.txt}}\n" for number in range(1000))
+    root = seed(
+        SEED.replace(
+            "    relationships:\n",
+            "    variables:\n      env:\n" + variables.replace("      V", "        V") + "    relationships:\n",
+            1,
+        ).encode()
+    )
+    (root / ".upsun" / "big.txt").write_text("x" * (1024 * 1024), encoding="utf-8")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    said = check_all(root, capsys, "an include repeated 1000 times")
+    assert f"over {MAX_TOTAL_SIZE // 1024 // 1024} MiB in all" in said
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    assert grown < 4 * MAX_TOTAL_SIZE, f"the test process grew by {grown // 1024 // 1024} MiB"
