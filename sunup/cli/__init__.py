@@ -7,13 +7,14 @@ that turns `SunupError`s into messages and exit statuses (see `sunup.errors`).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from sunup import __version__
 from sunup.cli import output
-from sunup.errors import EXIT_FAILURE, ConfigError, SunupError
+from sunup.errors import EXIT_FAILURE, ConfigError, ProjectNotFoundError, SunupError
 
 #: Which module holds each command: a command's module is imported only when it runs (or for
 #: `--help`), so `sunup up` does not pay for the imports of every other command.
@@ -61,6 +62,13 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, project_dir: str | None) -> None:
     """Run an Upsun application on this machine: web, workers, crons, services and mounts."""
+    if project_dir is None:
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            raise ProjectNotFoundError(
+                "the current folder no longer exists", hint="cd into the project again, or use -C DIR"
+            ) from None
     ctx.obj = output.Context(project_dir=project_dir)
 
 

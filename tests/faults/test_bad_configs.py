@@ -505,3 +505,20 @@ def test_an_include_repeated_a_thousand_times(
     assert f"over {MAX_TOTAL_SIZE // 1024 // 1024} MiB in all" in said
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     assert grown < 4 * MAX_TOTAL_SIZE, f"the test process grew by {grown // 1024 // 1024} MiB"
+
+
+def test_a_deleted_current_folder(tmp_path: Path) -> None:
+    """Run from a folder deleted under it: no project (exit 4) said plainly (it was an
+    OSError, and before the CLI caught those, a traceback)."""
+    script = 'mkdir gone && cd gone && rmdir ../gone && exec "$0" -m sunup validate'
+    result = subprocess.run(
+        ["sh", "-c", script, sys.executable],
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+    assert_refused(result.returncode, result.stderr, "a deleted folder", expected=EXIT_NO_PROJECT)
+    assert "the current folder no longer exists" in result.stderr
