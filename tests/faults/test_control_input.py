@@ -40,7 +40,7 @@ from sunup.control.protocol import (
 from sunup.control.server import MAX_CONNECTIONS
 from sunup.plan.sizing import MAX_COUNT
 from tests.conftest import REPO
-from tests.faults.conftest import Project, wait_for
+from tests.faults.conftest import Project, processes_under, wait_for
 from tests.faults.test_misbehaving import reset_peak, rss_bytes
 
 CONFIG = """\
@@ -84,15 +84,28 @@ def running() -> Iterator[Running]:
     (root / ".upsun").mkdir(parents=True)
     (root / ".upsun" / "config.yaml").write_text(CONFIG, encoding="utf-8")
     project = Project(root)
+    groups: list[Path] = []
     try:
         started = project("up", "-d", "--settle", "0.2")
         assert started.returncode == 0, started.stderr
         pid = project.supervisor()
         assert pid is not None and pid > 0
+        groups = cgroups_of(project)
         yield Running(project, pid, {name: row["pid"] for name, row in ps_rows(project.state.socket).items()})
     finally:
         project.cleanup()
+        left = [group for group in groups if group.exists()], processes_under(root)
         shutil.rmtree(folder, ignore_errors=True)
+    assert left == ([], []), f"left behind (cgroups, processes): {left}"
+
+
+def cgroups_of(project: Project) -> list[Path]:
+    """The cgroups the supervisor's ledger lists (docs/control-protocol.md: isolation.json)."""
+    ledger = project.state.root / "isolation.json"
+    if not ledger.exists():
+        return []
+    groups = json.loads(ledger.read_text(encoding="utf-8")).get("groups", {})
+    return [Path(path) for entries in groups.values() for entry in entries for path in entry.values()]
 
 
 def connect(path: Path) -> socket.socket:
