@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ _F_SETPIPE_SZ = 1031
 _PR_SET_PDEATHSIG = 1
 
 _SETPRIV = shutil.which("setpriv")
+#: Threads forking a batch of starts: they wait on the children's execs, not on a CPU.
+FORK_THREADS = 4
 
 
 def dying_with_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
@@ -85,6 +88,27 @@ def seal_inherited_fds() -> None:
                     os.set_inheritable(int(name), False)
 
 
+def forks_without_python(namespace: NamespaceSetup | None, helper: Path | None) -> bool:
+    """Whether `spawn` with these runs no Python code in the child (no `preexec_fn`): it may then
+    be called from several threads at once."""
+    return helper is not None if namespace is not None else _SETPRIV is not None
+
+
+#: Threads that fork batches of starts; created once and kept (see `fork_pool`).
+_pool: list[ThreadPoolExecutor] = []
+os.register_at_fork(after_in_child=_pool.clear)  # a forked process has none of its threads
+
+
+def fork_pool() -> ThreadPoolExecutor:
+    """The threads a batch of starts is forked from (`Supervisor.start`): a fork waits for the
+    child's exec, and a few such waits overlap. The threads live as long as the process:
+    PR_SET_PDEATHSIG fires when the *thread* that forked a child ends, so they must not end
+    while the children they started run."""
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(FORK_THREADS, thread_name_prefix="sunup-fork"))
+    return _pool[0]
+
+
 def output_pipe() -> tuple[int, int]:
     """(read end, write end) of a large pipe; the read end does not block."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
@@ -127,7 +151,8 @@ def spawn(
         env=dict(env),
         start_new_session=True,
         close_fds=False,  # every other descriptor is close-on-exec (`seal_inherited_fds`)
-        # The supervisor runs no threads; the hook only makes syscalls (prctl, unshare, mount).
+        # Never called from the fork pool's threads (`forks_without_python`); the hook only
+        # makes syscalls (prctl, unshare, mount).
         preexec_fn=preexec,  # noqa: PLW1509
     )
     try:

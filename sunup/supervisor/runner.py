@@ -1,6 +1,7 @@
 """The runner of one instance: owns its processes and carries out what `lifecycle.step` decides.
 
-Everything happens in event-loop callbacks, never in a thread or a polling loop: the main
+Everything happens in event-loop callbacks, never in a polling loop (only the fork of a batch
+of starts may run on a pool thread: `Launch.run`, see `Supervisor.start`): the main
 process's pidfd becomes readable when it exits, the output pipe when there is output, the grace
 and backoff deadlines are timers of the injected `Clock`. Inputs are queued, so an action that
 feeds an input (a spawn feeds `Spawned`) never re-enters `step`.
@@ -13,14 +14,15 @@ import contextlib
 import os
 import signal
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sunup.isolation import InstanceCgroup, Isolation, IsolationError
 from sunup.mounts.layout import MountError
 from sunup.mounts.layout import prepare as prepare_mounts
 from sunup.supervisor import lifecycle as lc
-from sunup.supervisor.child import Child, output_pipe, spawn
+from sunup.supervisor.child import Child, forks_without_python, output_pipe, spawn
 from sunup.supervisor.clock import Clock, Timer
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import (
@@ -39,6 +41,46 @@ from sunup.supervisor.output import InstanceOutput
 #: A start command that ends with status 0 this soon and leaves processes put itself in the
 #: background.
 BACKGROUND_WINDOW = 2.0
+#: At most this many processes of a stopping instance are watched at once (a pidfd each); the
+#: group is read again when they are gone. Thousands of processes outliving their main process
+#: used to take a file each, until the supervisor had none left (no `ps`, no kill, no stop).
+TREE_WATCH = 1_000_000
+
+
+@dataclass(slots=True)
+class Launch:
+    """One start, prepared on the event loop's thread; `run` forks it, on any thread when
+    `threadable` (vfork and exec: no Python code runs in the child), then the runner's
+    `launched` carries on."""
+
+    spec: InstanceSpec
+    argv: list[str]
+    post_argv: list[str] | None
+    env: dict[str, str]
+    join: Sequence[str]
+    read_end: int
+    write_end: int
+    child: Child | None = None
+    post: Child | None = None
+    error: Exception | None = None
+
+    @property
+    def threadable(self) -> bool:
+        mounts = self.spec.mounts
+        return forks_without_python(mounts.namespace if mounts else None, mounts.helper if mounts else None)
+
+    def run(self) -> None:
+        spec = self.spec
+        namespace = spec.mounts.namespace if spec.mounts is not None else None
+        helper = spec.mounts.helper if spec.mounts is not None else None
+        options: dict[str, Any] = {"env": self.env, "cwd": spec.cwd, "output": self.write_end}
+        options.update(namespace=namespace, helper=helper, join=self.join)
+        try:
+            self.child = spawn(self.argv, **options)
+            if self.post_argv is not None:
+                self.post = spawn(self.post_argv, **options)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the environment
+            self.error = exc
 
 
 class InstanceRunner:
@@ -76,6 +118,8 @@ class InstanceRunner:
         self._retry: Timer | None = None
         #: Forks refused by the process limit since the current start, as last reported.
         self._forks_reported = 0
+        #: Set by the supervisor while it starts a batch: starts go there, to be forked together.
+        self.deferred: list[tuple[InstanceRunner, Launch]] | None = None
 
     # Feeding the lifecycle.
 
@@ -128,6 +172,17 @@ class InstanceRunner:
             self._release()
 
     def _spawn(self) -> None:
+        launch = self._prepare_launch()
+        if launch is None:
+            return
+        if self.deferred is not None and launch.threadable:
+            self.deferred.append((self, launch))  # the supervisor forks a batch at once
+            return
+        launch.run()
+        self.launched(launch)
+
+    def _prepare_launch(self) -> Launch | None:
+        """Mounts, cgroup, pipe and argv of a start; None when it failed (said and fed)."""
         spec = self.spec
         namespace = spec.mounts.namespace if spec.mounts is not None else None
         helper = spec.mounts.helper if spec.mounts is not None else None
@@ -137,50 +192,47 @@ class InstanceRunner:
         except MountError as exc:
             self._problem(exc.message)
             self.feed(lc.SpawnFailed(exc.message))
-            return
+            return None
         try:
             self._group = group = self._isolation.prepare(spec.id.key, spec.limits)
             self._forks_reported = 0
         except (IsolationError, OSError) as exc:
             self._problem(f"could not prepare its cgroup: {exc!s}")
             self.feed(lc.SpawnFailed(str(exc)))
-            return
-        env = {**spec.environment, **group.environment}
+            return None
         # With the `sunup-enter` helper, it joins the cgroup itself: a simple start command is
         # exec'd by it with no shell in between (one exec less per instance).
         join = group.procs_files() if namespace is not None and helper is not None else None
-        read_end, write_end = output_pipe()
-        try:
-            if join is not None:
-                argv = direct_argv(spec) or ["/bin/sh", "-c", script(spec)]
-                post_argv = ["/bin/sh", "-c", post_start_script(spec)] if spec.post_start else None
-            else:
-                join = ()
-                if spec.argv is not None:
-                    argv = group.join_argv(spec.argv)
-                else:
-                    argv = ["/bin/sh", "-c", script(spec, group.shell_prelude())]
-                post_argv = group.join_argv(["/bin/sh", "-c", post_start_script(spec)]) if spec.post_start else None
-            self._child = child = spawn(
-                argv, env=env, cwd=spec.cwd, output=write_end, namespace=namespace, helper=helper, join=join
+        if join is not None:
+            argv = direct_argv(spec) or ["/bin/sh", "-c", script(spec)]
+            post_argv = ["/bin/sh", "-c", post_start_script(spec)] if spec.post_start else None
+        else:
+            join = ()
+            argv = (
+                group.join_argv(spec.argv)
+                if spec.argv is not None
+                else ["/bin/sh", "-c", script(spec, group.shell_prelude())]
             )
-            if post_argv is not None:
-                self._post = spawn(
-                    post_argv, env=env, cwd=spec.cwd, output=write_end, namespace=namespace, helper=helper, join=join
-                )
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the environment
-            os.close(read_end)
-            self._problem(f"could not start: {exc}")
-            if self._child is not None:
+            post_argv = group.join_argv(["/bin/sh", "-c", post_start_script(spec)]) if spec.post_start else None
+        read_end, write_end = output_pipe()
+        env = {**spec.environment, **group.environment}
+        return Launch(spec, argv, post_argv, env, join, read_end, write_end)
+
+    def launched(self, launch: Launch) -> None:
+        """Carry on after `launch.run()` (on this thread): watch what started, or say why not."""
+        os.close(launch.write_end)
+        child = launch.child
+        if launch.error is not None or child is None:
+            os.close(launch.read_end)
+            self._problem(f"could not start: {launch.error}")
+            if child is not None:
                 # post_start could not start: the main process goes too, reaped at once.
-                self._child.signal_group(signal.SIGKILL)
-                self._child.reap()
-                self._child = None
-            self.feed(lc.SpawnFailed(str(exc)))
+                child.signal_group(signal.SIGKILL)
+                child.reap()
+            self.feed(lc.SpawnFailed(str(launch.error)))
             return
-        finally:
-            os.close(write_end)
-        self.output.watch(read_end)
+        self._child, self._post = child, launch.post
+        self.output.watch(launch.read_end)
         self._loop.add_reader(child.pidfd, self._on_main_exit, child)
         if self._post is not None:
             self._loop.add_reader(self._post.pidfd, self._on_post_exit, self._post)
@@ -258,6 +310,8 @@ class InstanceRunner:
             self._problem(str(exc))
             left = []
         for pid in left:
+            if len(self._tree) >= TREE_WATCH:
+                break  # the group is read again when these are gone
             try:
                 fd = os.pidfd_open(pid)
             except OSError:

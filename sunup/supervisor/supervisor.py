@@ -24,14 +24,14 @@ from typing import Any
 
 from sunup.isolation import Isolation
 from sunup.supervisor import lifecycle as lc
-from sunup.supervisor.child import seal_inherited_fds
+from sunup.supervisor.child import fork_pool, seal_inherited_fds
 from sunup.supervisor.clock import Clock, LoopClock
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, Observer
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import InstanceSpec, SpecMaker
 from sunup.supervisor.logcapture import LogFile
-from sunup.supervisor.runner import InstanceRunner
+from sunup.supervisor.runner import InstanceRunner, Launch
 from sunup.supervisor.settings import SupervisorSettings
 
 #: Lines of output shown when an instance fails to come up.
@@ -136,9 +136,25 @@ class Supervisor:
         return [self.runners[i] for i in ids]
 
     def start(self, ids: Iterable[InstanceId] | None = None) -> None:
+        """Start the instances (all by default). Their processes are forked together by a few
+        threads (`child.fork_pool`) where no Python code runs in the child: a fork waits for the
+        child's exec, and those waits overlap. Everything else stays on the loop's thread."""
         seal_inherited_fds()
+        batch: list[tuple[InstanceRunner, Launch]] = []
         for runner in self._select(ids):
-            runner.feed(lc.Start())
+            runner.deferred = batch
+            try:
+                runner.feed(lc.Start())
+            finally:
+                runner.deferred = None
+        if len(batch) > 1:
+            for _ in fork_pool().map(Launch.run, (launch for _, launch in batch)):
+                pass
+        else:
+            for _, launch in batch:
+                launch.run()
+        for runner, launch in batch:
+            runner.launched(launch)
 
     def stop(self, ids: Iterable[InstanceId] | None = None) -> None:
         for runner in self._select(ids):
