@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sunup.supervisor import lifecycle as lc
 from sunup.supervisor.events import EscalatedEvent, ExitedEvent, LeftoversEvent, ProblemEvent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.lifecycle import InstanceState
@@ -300,5 +301,23 @@ def test_program_with_its_own_stop_signal(tmp_path: Path) -> None:
             last = supervisor.runners[QUEUE0].status.last_exit
             assert last is not None and last.code == 0
         assert "got INT" in spec.log_path.read_text()
+
+    run(scenario())
+
+
+def test_a_stop_cut_short_says_how_long_the_instance_really_had(tmp_path: Path) -> None:
+    """A second stop (the grace skipped) escalates at once, and the log says so, not the grace."""
+    spec = instance_spec(**when_ready(tmp_path, "trap '' TERM; READY; while :; do sleep 0.05; done"), folder=tmp_path)
+
+    async def scenario() -> None:
+        async with supervising(tmp_path, [spec], grace=30.0) as (supervisor, events):
+            await until(supervisor, lambda: supervisor.state(QUEUE0) is S.RUNNING, "running")
+            supervisor.stop([QUEUE0])
+            await until(supervisor, lambda: supervisor.state(QUEUE0) is S.STOPPING, "stopping")
+            supervisor.runners[QUEUE0].feed(lc.GraceExpired())
+            await until(supervisor, lambda: supervisor.state(QUEUE0) is S.STOPPED, "stopped at once", timeout=10)
+            escalated = [e for e in events if isinstance(e, EscalatedEvent)]
+            assert len(escalated) == 1 and escalated[0].grace < 5, escalated
+            assert "for 30 s" not in escalated[0].describe()
 
     run(scenario())
