@@ -70,6 +70,7 @@ MAX_SOURCE_WIDTH = 160
 def _excerpt(line: str, column: int) -> tuple[str, int]:
     """`line` cut to about MAX_SOURCE_WIDTH characters around `column` (1-based), with `...`
     where text was left out, and the column in the cut line."""
+    line = printable(line)
     if len(line) <= MAX_SOURCE_WIDTH:
         return line, column
     start = max(0, min(column - 1 - MAX_SOURCE_WIDTH // 2, len(line) - MAX_SOURCE_WIDTH))
@@ -79,8 +80,21 @@ def _excerpt(line: str, column: int) -> tuple[str, int]:
     return head + line[start:end] + tail, column - start + len(head)
 
 
+#: Control characters (C0 but tab, DEL, C1) a configuration may hold, shown as U+FFFD: written to
+#: a terminal as they are, an escape sequence in a key could retitle or repaint it. A tab is one
+#: space, so that carets stay under their column.
+_UNPRINTABLE = dict.fromkeys((*range(0x20), 0x7F, *range(0x80, 0xA0)), "\ufffd") | {0x09: " "}
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters shown as U+FFFD, its tabs as one space."""
+    return text.translate(_UNPRINTABLE)
+
+
 def _shorten(text: str, limit: int = 4 * MAX_SOURCE_WIDTH) -> str:
-    """`text`, its middle left out when it is longer than `limit` (a message quoting a huge value)."""
+    """`text` made printable, its middle left out when it is longer than `limit` (a message
+    quoting a huge value)."""
+    text = printable(text)
     if len(text) <= limit:
         return text
     return f"{text[: limit // 2]}...({len(text) - limit} characters)...{text[-limit // 2 :]}"
@@ -95,7 +109,7 @@ def render_diagnostic(
     file would split it thousands of times)."""
     is_error = diagnostic.is_error
     label = style(f"{diagnostic.severity.value}[{diagnostic.code}]", fg="red" if is_error else "yellow", bold=True)
-    where = f"{diagnostic.mark}: " if diagnostic.mark else ""
+    where = printable(f"{diagnostic.mark}: ") if diagnostic.mark else ""
     lines = [f"{style(where, bold=True)}{label}: {_shorten(diagnostic.message)}"]
     mark = diagnostic.mark
     text = sources.get(mark.file) if mark else None

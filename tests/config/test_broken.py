@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from sunup.cli import main
+from sunup.cli.output import printable
 from sunup.config import read_config
 from sunup.config.diagnostics import Diagnostic
 from sunup.errors import EXIT_INVALID_CONFIG
@@ -118,7 +119,7 @@ def test_cli_renders_each_error_with_source_and_caret(case: Case, capsys: pytest
         if source is None or expected.line > len(source):
             continue  # a folder, an undecodable or missing file: there is no line to show
         gutter = f" {expected.line} | "
-        assert lines[index + 1] == gutter + source[expected.line - 1].rstrip(), out.err
+        assert lines[index + 1] == gutter + printable(source[expected.line - 1].rstrip()), out.err
         caret = lines[index + 2]
         assert re.fullmatch(rf" {' ' * len(str(expected.line))} \| {' ' * (expected.column - 1)}\^+", caret), (
             f"caret line {caret!r} does not point at column {expected.column}"

@@ -522,3 +522,16 @@ def test_a_deleted_current_folder(tmp_path: Path) -> None:
     )
     assert_refused(result.returncode, result.stderr, "a deleted folder", expected=EXIT_NO_PROJECT)
     assert "the current folder no longer exists" in result.stderr
+
+
+def test_control_characters_never_reach_the_terminal(
+    seed: Callable[[bytes], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key spelt with escape sequences (`"\\e]0;...\\a"` retitles a terminal) and a raw ESC in
+    the file: the diagnostics show U+FFFD in their place, never the control characters."""
+    key = '  "\\e]0;pwned\\a\\e[2J\\x9b31m":\n    type: python:3.12\n'
+    root = seed(SEED.replace("applications:\n", "applications:\n" + key, 1).encode())
+    (root / ".upsun" / "other.yaml").write_bytes(b'routes: {"\x1b[31m\x07": {}}\n')
+    said = check_all(root, capsys, "escape sequences")
+    assert "error[bad-name]" in said and "error[yaml-syntax]" in said and "\ufffd" in said, said
+    assert not set(said) & {chr(code) for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))} - {"\n"}, repr(said)
