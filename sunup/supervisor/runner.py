@@ -44,7 +44,7 @@ BACKGROUND_WINDOW = 2.0
 #: At most this many processes of a stopping instance are watched at once (a pidfd each); the
 #: group is read again when they are gone. Thousands of processes outliving their main process
 #: used to take a file each, until the supervisor had none left (no `ps`, no kill, no stop).
-TREE_WATCH = 1_000_000
+TREE_WATCH = 32
 
 
 @dataclass(slots=True)
@@ -118,8 +118,6 @@ class InstanceRunner:
         self._retry: Timer | None = None
         #: Forks refused by the process limit since the current start, as last reported.
         self._forks_reported = 0
-        #: When the stop signal went (monotonic), for what the escalation says.
-        self._stop_sent: float | None = None
         #: Set by the supervisor while it starts a batch: starts go there, to be forked together.
         self.deferred: list[tuple[InstanceRunner, Launch]] | None = None
 
@@ -242,7 +240,6 @@ class InstanceRunner:
         self.feed(lc.Spawned(child.pid, ready=self._post is None))
 
     def _terminate(self, deadline: float) -> None:
-        self._stop_sent = self._clock.monotonic()
         self._grace = self._clock.call_at(deadline, self._grace_over)
         self._forks_refused()
         if self.spec.stop_signal != signal.SIGTERM:
@@ -273,14 +270,10 @@ class InstanceRunner:
 
     def _kill_tree(self) -> None:
         stop_signal = signal.Signals(self.spec.stop_signal).name
-        # The whole grace, or what it really had when a second stop skipped the rest.
-        grace = self._settings.grace
-        waited = self._clock.monotonic() - self._stop_sent if self._stop_sent is not None else 0.0
-        if waited < grace - 0.05:
-            grace = round(waited, 1)
-        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, grace, stop_signal))
+        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, self._settings.grace, stop_signal))
         if self._child is not None:
             self._child.signal_group(signal.SIGKILL)
+        self._close_tree_watch()
         self._kill_group()
         if self._child is None:
             self._await_tree()

@@ -321,3 +321,23 @@ def test_a_stop_cut_short_says_how_long_the_instance_really_had(tmp_path: Path) 
             assert "for 30 s" not in escalated[0].describe()
 
     run(scenario())
+
+
+def test_a_server_that_lost_its_stop_signal_gets_it_again(tmp_path: Path) -> None:
+    """A server (argv) that drops its first SIGTERM, as mariadbd does while it starts, stops at the
+    next one, seconds later, not after the whole grace."""
+    marker = tmp_path / "ready"
+    server = f"trap 'trap - TERM' TERM; touch {marker}; while :; do sleep 0.05; done"
+    ready = f"while [ ! -e {marker} ]; do sleep 0.01; done"
+    spec = replace(instance_spec("unused", tmp_path, post_start=ready), argv=("/bin/sh", "-c", server))
+
+    async def scenario() -> None:
+        async with supervising(tmp_path, [spec], grace=60.0) as (supervisor, events):
+            await until(supervisor, lambda: supervisor.state(QUEUE0) is S.RUNNING, "the server's trap is set")
+            started = time.monotonic()
+            supervisor.stop([QUEUE0])
+            await until(supervisor, lambda: supervisor.state(QUEUE0) is S.STOPPED, "stopped", timeout=20)
+            assert time.monotonic() - started < 15
+            assert not any(isinstance(e, EscalatedEvent) for e in events)
+
+    run(scenario())
