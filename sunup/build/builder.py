@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sunup.atomicfile import write_atomically
 from sunup.build import toolchain as toolchains
 from sunup.build.tree import source_files, tree_id
 from sunup.errors import RuntimeFailure
@@ -120,9 +121,8 @@ def build_app(
             _log(log, "Executing build hook...")
             steps.run("the build hook", ["/bin/sh", "-c", app.hooks.build], app_dir, env)
         _log(log, f"Build of '{app.name}' complete")
-    partial = marker.with_name(marker.name + ".tmp")
-    partial.write_text(json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
-    os.replace(partial, marker)  # all at once: a build killed here has no marker or a whole one
+    # All at once, on the disk: a build killed here (or a full disk) has no marker or a whole one.
+    write_atomically(marker, json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
     _prune(builds_dir, keep=tree)
     return BuildResult(app.name, tree, app_dir, toolchain, reused=False)
 

@@ -16,6 +16,7 @@ import signal
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from sunup.errors import RuntimeFailure
 from sunup.isolation import cgroupfs, proctree
 from sunup.isolation.cgroupfs import HostCgroups
 from sunup.isolation.contract import CGROUP_V1, KILL_TIMEOUT, LIMIT_KINDS, CgroupStats, IsolationError, Limits
@@ -74,7 +75,11 @@ class CgroupV1Isolation:
             lost = "; ".join(cgroupfs.V1_CONTROLLERS[c] for c in missing)
             warning = f"cgroup v1 without the {names} controller{'s' if len(missing) > 1 else ''}: {lost}"
         isolation = cls(tops, ledger, warning)
-        ledger.record(CGROUP_V1, tops)
+        try:
+            ledger.record(CGROUP_V1, tops)
+        except RuntimeFailure:  # a full disk: the groups just made are removed again
+            _remove_tops(tops.values())
+            raise
         return isolation
 
     @property

@@ -20,6 +20,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from sunup.errors import RuntimeFailure
 from sunup.isolation import cgroupfs
 from sunup.isolation.cgroupfs import CgroupMount, HostCgroups
 from sunup.isolation.contract import CGROUP_V2, KILL_TIMEOUT, LIMIT_KINDS, CgroupStats, IsolationError, Limits
@@ -91,7 +92,12 @@ class CgroupV2Isolation:
                     f"cgroup v2 at {parent} does not delegate the {', '.join(missing)} "
                     f"controller{'s' if len(missing) > 1 else ''}: {lost}"
                 )
-            ledger.record(CGROUP_V2, {"": parent / top})
+            try:
+                ledger.record(CGROUP_V2, {"": parent / top})
+            except RuntimeFailure:  # a full disk: the group just made is removed again
+                if not cgroupfs.instance_dirs(parent / top):
+                    cgroupfs.remove_dir(parent / top)
+                raise
             return cls(parent / top, ledger, warning, LIMIT_KINDS & enabled)
         raise IsolationError(
             f"no writable place in the cgroup v2 tree ({'; '.join(refusals) or 'none found'})",

@@ -26,6 +26,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from sunup.atomicfile import write_atomically
+
 VIEWS = "views"
 
 
@@ -40,9 +42,9 @@ def build_view(view: Path, app_dir: Path, links: Mapping[str, Path]) -> None:
     record = view.with_name(view.name + ".json")
     wanted = json.dumps({"app_dir": str(app_dir), "links": {k: str(v) for k, v in sorted(links.items())}})
     try:
-        if record.read_text(encoding="utf-8") == wanted and view.is_dir():
+        if record.read_bytes() == wanted.encode() and view.is_dir():
             return
-    except OSError:
+    except OSError:  # none, or unreadable: the view is made again (as for any other difference)
         pass
     if view.is_symlink() or view.is_file():
         view.unlink()
@@ -59,7 +61,7 @@ def build_view(view: Path, app_dir: Path, links: Mapping[str, Path]) -> None:
             if not place.is_symlink() and not place.exists():
                 place.parent.mkdir(parents=True, exist_ok=True)
                 place.symlink_to(folder)
-    record.write_text(wanted, encoding="utf-8")
+    write_atomically(record, wanted, durable=False)  # never half; one lost makes the view again
 
 
 def _fill(view: Path, source: Path, links: Mapping[PurePosixPath, Path], prefix: PurePosixPath) -> None:

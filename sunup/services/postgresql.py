@@ -20,6 +20,7 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
+from sunup.atomicfile import write_atomically
 from sunup.errors import RuntimeFailure
 from sunup.plan.relationships import Credentials
 from sunup.services import grants
@@ -111,8 +112,8 @@ class PostgresqlProvider(ServerProvider):
         self.home.root.chmod(0o755)
         self.home.data.mkdir(mode=0o700, parents=True)
         pwfile = self.home.run / "initdb.pw"
-        pwfile.write_text(self.password(ADMIN_ENDPOINT) + "\n", encoding="utf-8")
-        pwfile.chmod(0o600)
+        # Mode 0600 from its creation on (never readable by others), gone once initdb has read it.
+        write_atomically(pwfile, self.password(ADMIN_ENDPOINT) + "\n", mode=0o600, durable=False)
         self._give_to_runner(self.home.data, pwfile)
         try:
             await run_tool(

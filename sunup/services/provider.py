@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from sunup.atomicfile import write_atomically
 from sunup.errors import RuntimeFailure
 from sunup.plan.model import ServicePlan
 from sunup.plan.relationships import Credentials
@@ -177,7 +178,7 @@ class ServerProvider:
             except RuntimeFailure as exc:
                 again = f"the next `sunup up` removes the unfinished {self.home.data} and starts again"
                 raise RuntimeFailure(exc.message, hint="\n".join(filter(None, (exc.hint, again)))) from None
-            (self.home.root / INITIALISED_MARKER).write_text(binary.version + "\n", encoding="utf-8")
+            write_atomically(self.home.root / INITIALISED_MARKER, binary.version + "\n")
             self.emit(progress, "initialised", f"{self.engine} data folder ready")
             state = state.evolve(initialised=True)
         save_state(self.home, state)

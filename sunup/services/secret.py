@@ -1,17 +1,22 @@
 """Stable generated passwords: one per (service, endpoint), derived from a project secret.
 
-The secret is 32 random bytes in ``<state>/services/.secret`` (mode 0600), made on first use.
-It is deliberately *not* PLATFORM_PROJECT_ENTROPY: every instance sees that variable, and an
-instance must not be able to compute the password of an endpoint it has no relationship to.
+The secret is 32 random bytes in ``<state>/services/.secret`` (mode 0600), made on first use
+(written whole: a temporary file, fsync, then a hard link to its name). It is deliberately *not*
+PLATFORM_PROJECT_ENTROPY: every instance sees that variable, and an instance must not be able to
+compute the password of an endpoint it has no relationship to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
+
+from sunup.errors import RuntimeFailure
 
 SECRET_FILE = ".secret"
 #: The administrative account sunup itself uses to provision SQL servers (never given to apps).
@@ -19,20 +24,43 @@ ADMIN_ENDPOINT = "sunup_admin"
 
 
 def project_secret(services_dir: Path) -> bytes:
-    """The project's secret, created (atomically, once) when missing."""
+    """The project's secret, created (on the disk, once) when missing; RuntimeFailure naming the
+    file when it is damaged (it cannot be made again: the servers keep the passwords it gave)."""
     path = services_dir / SECRET_FILE
     try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        return _read(path)
     except FileNotFoundError:
         pass
     services_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
     value = secrets.token_bytes(32)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(value.hex() + "\n")
+    fd, temporary = tempfile.mkstemp(prefix=f".{SECRET_FILE}.", suffix=".tmp", dir=services_dir)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(value.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)  # whole or not at all, and never over one another sunup just made
+    except FileExistsError:
+        return _read(path)
+    except OSError as exc:  # a full disk: say which file
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return value
+
+
+def _read(path: Path) -> bytes:
+    try:
+        value = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise RuntimeFailure(
+            f"the project's password secret {path} is damaged (not 64 hexadecimal digits)",
+            hint="put the file back from a copy: every password of the services comes from it. To start "
+            "afresh instead, remove it and the data folders of the services with users (MariaDB, PostgreSQL)",
+        )
     return value
 
 

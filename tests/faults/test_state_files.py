@@ -9,6 +9,7 @@ folder of a project that ran, so a new state file without a case here is noticed
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import shutil
@@ -96,7 +97,13 @@ class StateFile:
 FILES = (
     StateFile("supervisor.lock", TEXT, while_running=True),
     StateFile(".gitignore", TEXT),
-    StateFile("resources.json", JSON, readers=(("resources",),)),
+    #: Never the defaults in its place: `resources:set` would write them over the user's settings.
+    StateFile(
+        "resources.json",
+        JSON,
+        refusal="or remove it",
+        readers=(("resources",), ("resources:set", "--count", "chatty:2")),
+    ),
     StateFile("deployed.json", JSON),
     StateFile("isolation.json", JSON),
     StateFile("schema-valid", TEXT, readers=(("config", "--json"),)),
@@ -128,33 +135,44 @@ def relative_files(state: Path) -> list[str]:
     return sorted(str(p.relative_to(state)) for p in state.rglob("*") if not p.is_dir())
 
 
-@pytest.fixture(scope="module")
-def golden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A project that ran once (`up -d`, `resources:set`, `down`): its state folder, kept aside."""
-    root = tmp_path_factory.mktemp("state-files") / "project"
+@contextlib.contextmanager
+def ran_once(folder: Path, config: str, *commands: tuple[str, ...]) -> Iterator[Path]:
+    """A project at `folder/project` that ran `up -d`, then `commands`, then `down`: its state
+    folder is kept aside in `folder/good`; the project is cleaned up at the end."""
+    root = folder / "project"
     (root / ".upsun").mkdir(parents=True)
-    (root / ".upsun" / "config.yaml").write_text(CONFIG)
+    (root / ".upsun" / "config.yaml").write_text(config)
     project = Project(root)
     try:
-        up = project("up", "-d", "--settle", "0")
-        assert up.returncode == 0, up.stderr
-        assert project("resources:set", "--count", "chatty:1").returncode == 0
-        down = project("down")
-        assert down.returncode == 0, down.stderr
-        shutil.copytree(root / ".sunup", root.parent / "good", symlinks=True)
+        for args in (("up", "-d", "--settle", "0"), *commands, ("down",)):
+            result = project(*args)
+            assert result.returncode == 0, result.stderr
+        shutil.copytree(root / ".sunup", folder / "good", symlinks=True)
         yield root
     finally:
         project.cleanup()
 
 
-@pytest.fixture
-def project(golden: Path) -> Iterator[Project]:
-    """The golden project with its good state folder back; stopped and cleaned up afterwards."""
+def restored(golden: Path) -> Iterator[Project]:
+    """The project that `ran_once` with its good state folder back; cleaned up afterwards."""
     shutil.rmtree(golden / ".sunup", ignore_errors=True)
     shutil.copytree(golden.parent / "good", golden / ".sunup", symlinks=True)
     project = Project(golden)
     yield project
     project.cleanup()
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A project that ran once (`up -d`, `resources:set`, `down`): its state folder, kept aside."""
+    with ran_once(tmp_path_factory.mktemp("state-files"), CONFIG, ("resources:set", "--count", "chatty:1")) as root:
+        yield root
+
+
+@pytest.fixture
+def project(golden: Path) -> Iterator[Project]:
+    """The golden project with its good state folder back; stopped and cleaned up afterwards."""
+    yield from restored(golden)
 
 
 def damage(path: Path, kind: Callable[[bytes], bytes]) -> bytes:
