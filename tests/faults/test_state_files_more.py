@@ -19,6 +19,7 @@ import fnmatch
 import json
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -293,3 +294,45 @@ def test_every_view_project_file_is_covered(view_golden: Path) -> None:
     assert VIEW_RECORD in files
     uncovered = [name for name in files if not any(fnmatch.fnmatch(name, p) for p in patterns)]
     assert uncovered == [], f"state files without a damaged-file case: {uncovered}"
+
+
+@pytest.fixture
+def state_on_small_disk(faulty: Callable[[dict[str, str]], Project], tmp_path: Path) -> Iterator[Project]:
+    """A project whose state folder is a 4 MB tmpfs; cleaned up (fillers removed, `sunup down`,
+    anything left killed) before the tmpfs is unmounted, even when the test fails."""
+    project = faulty({".upsun/config.yaml": BUILD_CONFIG.format(flag=tmp_path / "never")})
+    project.state.root.mkdir()
+    with tmpfs(project.state.root, "4m"):
+        try:
+            yield project
+        finally:
+            for filler in project.state.root.glob("filler-*"):
+                filler.unlink()
+            project.cleanup()
+
+
+@needs_root
+def test_the_supervisor_stops_normally_on_a_full_disk(state_on_small_disk: Project) -> None:
+    """`sunup up` stopped (SIGTERM) once its state folder is full: its last cleanup removes the
+    cgroups, warns that isolation.json still lists them, and `up` ends with status 0, no
+    traceback; the next `up` and `down`, with room again, forget them."""
+    project = state_on_small_disk
+    up = project.start("up")
+    wait_for(lambda: project.supervisor() == up.pid, "sunup up to take the lock")
+    ledger = Ledger.of(project.state.root)
+    wait_for(lambda: ledger.places(CGROUP_V1), "the cgroups to be recorded")
+    [tops] = ledger.places(CGROUP_V1)
+    wait_for(lambda: b"web.0" in project.state.supervisor_log.read_bytes(), "web.0 to start")
+    filler = fill(project.state.root)
+    os.kill(up.pid, signal.SIGTERM)
+    assert up.wait(timeout=60) == 0, project.output(up)
+    said = project.output(up)
+    assert "Traceback" not in said and "failed" not in said, said
+    assert f"warning: cannot update {ledger.path}: No space left on device" in said, said
+    assert not any(top.exists() for top in tops.values()), "the cgroups are removed all the same"
+    assert ledger.places(CGROUP_V1) == [tops], "still listed: the file could not be written"
+    filler.unlink()
+    for args in (("up", "-d", "--settle", "0"), ("down",)):
+        result = project(*args)
+        assert result.returncode == 0, result.stderr
+    assert ledger.places(CGROUP_V1) == []
