@@ -34,7 +34,7 @@ from sunup.isolation.ledger import Ledger
 from sunup.localsettings import read_settings
 from sunup.plan.resolve import HostFacts, resolve_project
 from sunup.services.secret import SECRET_FILE, project_secret
-from tests.faults.conftest import Project, wait_for
+from tests.faults.conftest import Project, processes_under, wait_for
 from tests.faults.test_disk_full import fill, tmpfs
 from tests.faults.test_state_files import (
     FILES,
@@ -239,11 +239,19 @@ services:
 """
 
 VIEW_RECORD = "views/app/web.0.json"
-#: Files of this project that `tests/faults/test_state_files.py` has no case for, and why.
-VIEW_FILES = {
-    VIEW_RECORD: "the cases here",
+#: Files of the projects here that `tests/faults/test_state_files.py` has no case for, and why.
+MORE_FILES = {
+    VIEW_RECORD: "test_a_damaged_view_record",
     "views/app/web.0/*": "the view's symbolic links, made again with the record",
+    f"services/{SECRET_FILE}": "test_a_damaged_secret_is_refused, test_up_with_a_damaged_secret",
 }
+
+
+def uncovered(good: Path) -> list[str]:
+    """The files of a state folder kept aside by `ran_once` that no case damages."""
+    patterns = [f.pattern for f in FILES] + list(NOT_STATE) + list(MORE_FILES)
+    return [name for name in relative_files(good) if not any(fnmatch.fnmatch(name, p) for p in patterns)]
+
 
 needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
@@ -289,11 +297,8 @@ def test_a_damaged_view_record(view_project: Project, kind: Callable[[bytes], by
 def test_every_view_project_file_is_covered(view_golden: Path) -> None:
     """Every file the view project leaves in its state folder has a damaged-file case (here or
     in tests/faults/test_state_files.py), or a reason not to."""
-    patterns = [f.pattern for f in FILES] + list(NOT_STATE) + list(VIEW_FILES)
-    files = relative_files(view_golden.parent / "good")
-    assert VIEW_RECORD in files
-    uncovered = [name for name in files if not any(fnmatch.fnmatch(name, p) for p in patterns)]
-    assert uncovered == [], f"state files without a damaged-file case: {uncovered}"
+    assert VIEW_RECORD in relative_files(view_golden.parent / "good")
+    assert uncovered(view_golden.parent / "good") == [], "state files without a damaged-file case"
 
 
 @pytest.fixture
@@ -336,3 +341,49 @@ def test_the_supervisor_stops_normally_on_a_full_disk(state_on_small_disk: Proje
         result = project(*args)
         assert result.returncode == 0, result.stderr
     assert ledger.places(CGROUP_V1) == []
+
+
+#: A MariaDB service: its users' passwords come from `services/.secret`.
+SECRET_CONFIG = """\
+applications:
+  app:
+    type: "composable:25.05"
+    relationships:
+      db: "db:mysql"
+    web:
+      commands:
+        start: "exec sleep 36072"
+services:
+  db:
+    type: mariadb:10.11
+"""
+
+
+@pytest.mark.skipif(shutil.which("mariadbd") is None, reason="needs mariadbd")
+def test_up_with_a_damaged_secret(tmp_path: Path) -> None:
+    """`sunup up` with a damaged `.secret` stops naming it, starts nothing and leaves the file;
+    the file put back, the project runs with the passwords it had."""
+    with ran_once(tmp_path, SECRET_CONFIG) as root:
+        assert uncovered(tmp_path / "good") == [], "state files without a damaged-file case"
+        project = Project(root)
+        try:
+            path = project.state.root / "services" / SECRET_FILE
+            original = damage(path, garbage)
+            up = project("up", "-d", "--settle", "0")
+            assert up.returncode == 1, up.stderr
+            assert f"the project's password secret {path} is damaged" in up.stderr and "remove it" in up.stderr
+            assert_no_traceback(project, up.stdout, up.stderr)
+            assert project.supervisor() is None and processes_under(project.root) == []
+            assert path.read_bytes() == garbage(b"")
+            path.write_bytes(original)
+            again = project("up", "-d", "--settle", "0")
+            assert again.returncode == 0, again.stderr
+            query = project(
+                "ssh",
+                "--",
+                'mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" '
+                '-p"$DB_PASSWORD" "$DB_PATH" -e "select 42"',
+            )
+            assert query.returncode == 0 and "42" in query.stdout, query.stdout + query.stderr
+        finally:
+            project.cleanup()
