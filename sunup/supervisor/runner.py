@@ -45,6 +45,8 @@ BACKGROUND_WINDOW = 2.0
 #: group is read again when they are gone. Thousands of processes outliving their main process
 #: used to take a file each, until the supervisor had none left (no `ps`, no kill, no stop).
 TREE_WATCH = 32
+#: Seconds between two stop signals to a server (a spec with `argv`) that has not stopped yet.
+RESEND = 2.0
 
 
 @dataclass(slots=True)
@@ -118,6 +120,10 @@ class InstanceRunner:
         self._retry: Timer | None = None
         #: Forks refused by the process limit since the current start, as last reported.
         self._forks_reported = 0
+        #: When the stop signal went (monotonic), for what the escalation says.
+        self._stop_sent: float | None = None
+        #: While a server stops: the next time its stop signal goes again.
+        self._resend: Timer | None = None
         #: Set by the supervisor while it starts a batch: starts go there, to be forked together.
         self.deferred: list[tuple[InstanceRunner, Launch]] | None = None
 
@@ -240,8 +246,11 @@ class InstanceRunner:
         self.feed(lc.Spawned(child.pid, ready=self._post is None))
 
     def _terminate(self, deadline: float) -> None:
+        self._stop_sent = self._clock.monotonic()
         self._grace = self._clock.call_at(deadline, self._grace_over)
         self._forks_refused()
+        if self.spec.argv is not None:
+            self._resend = self._clock.call_at(self._stop_sent + RESEND, self._resend_stop)
         if self.spec.stop_signal != signal.SIGTERM:
             if self._child is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -270,7 +279,12 @@ class InstanceRunner:
 
     def _kill_tree(self) -> None:
         stop_signal = signal.Signals(self.spec.stop_signal).name
-        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, self._settings.grace, stop_signal))
+        # The whole grace, or what it really had when a second stop skipped the rest.
+        grace = self._settings.grace
+        waited = self._clock.monotonic() - self._stop_sent if self._stop_sent is not None else 0.0
+        if waited < grace - 0.05:
+            grace = round(waited, 1)
+        self._emit(EscalatedEvent(self.spec.id, self._clock.wall(), self.status.pid, grace, stop_signal))
         if self._child is not None:
             self._child.signal_group(signal.SIGKILL)
         self._close_tree_watch()
@@ -337,10 +351,10 @@ class InstanceRunner:
         self._tree.clear()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._grace, self._retry):
+        for timer in (self._grace, self._retry, self._resend):
             if timer is not None:
                 timer.cancel()
-        self._grace = self._retry = None
+        self._grace = self._retry = self._resend = None
         self._close_tree_watch()
 
     def _release(self) -> None:
@@ -352,6 +366,17 @@ class InstanceRunner:
             except (IsolationError, OSError) as exc:
                 self._problem(str(exc))
             self._group = None
+
+    def _resend_stop(self) -> None:
+        """A server's main process gets its stop signal again while it stops (mariadbd drops a
+        SIGTERM that comes while it starts)."""
+        self._resend = None
+        if self.status.state is not lc.InstanceState.STOPPING or self._child is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._child.pid, self.spec.stop_signal)
+            os.kill(self._child.pid, signal.SIGCONT)
+        self._resend = self._clock.call_at(self._clock.monotonic() + RESEND, self._resend_stop)
 
     def _grace_over(self) -> None:
         self._grace = None
