@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -193,6 +194,18 @@ os.execvp("sleep", ["sleep", "36055"])
 """
 
 
+#: Its main process ends at SIGTERM; the CROWD `sleep`s it started ignore it.
+CROWD = 400
+CROWDED = f"""\
+import signal, subprocess, time
+crowd = [subprocess.Popen(["sleep", "36057"], preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+         for _ in range({CROWD})]
+print("CROWD", len(crowd), flush=True)
+while True:
+    time.sleep(60)
+"""
+
+
 class PsProbe:
     """Asks `ps` on the control socket over and over, in a thread, timing each round trip and
     sampling the supervisor's memory (VmRSS) after each."""
@@ -309,14 +322,14 @@ def running(
     instance cgroups. Everything is stopped at the end of the test (`faulty`)."""
 
     def start(
-        script: str, pids_limit: int | None = None
+        script: str, pids_limit: int | None = None, grace: float = GRACE
     ) -> tuple[Project, dict[str, dict[str, Any]], dict[str, list[Path]]]:
         if pids_limit is not None:
             monkeypatch.setenv(PIDS_VARIABLE, str(pids_limit))
         else:
             monkeypatch.delenv(PIDS_VARIABLE, raising=False)
         project = faulty({".upsun/config.yaml": CONFIG.format(start="exec python3 victim.py"), "victim.py": script})
-        started = project("up", "-d", "--settle", "0.3")
+        started = project("up", "-d", "--settle", "0.3", "--stop-grace", f"{grace:g}")
         assert started.returncode == 0, started.stdout + started.stderr
         rows = {row["name"]: row for row in ControlClient(project.state.socket).call("ps")}
         assert all(row["state"] == "running" for row in rows.values()), rows
@@ -570,3 +583,25 @@ def test_thousands_of_leftovers_make_one_short_line() -> None:
     assert line.startswith("pid 7 ended and left 4000 processes (1000, 1001,") and len(line) < 200, line
     few = LeftoversEvent(InstanceId("app", "victim", 0), 0.0, 7, (11, 12), backgrounded=False)
     assert few.describe() == "pid 7 ended and left 11, 12 running; they were killed"
+
+
+@pytest.mark.slow
+def test_a_crowd_that_outlives_its_main_process_at_stop(running: Callable[..., Any]) -> None:
+    """400 processes outlive the main process during a 3 s grace, under a supervisor allowed 256
+    open files: waiting for them does not take a file per process, so ps goes on answering and
+    SIGKILL still comes (it used to find no file left to read the cgroup with: stuck for good)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # inherited by `sunup up -d`
+    try:
+        project, _, groups = running(CROWDED, grace=3)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    wait_line(project, "victim.0", "CROWD")
+    tree = members(groups["app.victim.0"])
+    assert len(tree) > CROWD
+    with PsProbe(project) as probe:
+        stopped = project("stop", "--worker", "victim")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not members(groups["app.victim.0"])
+    probe.check()
+    down_leaves_nothing(project, groups, tree)
