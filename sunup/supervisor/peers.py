@@ -45,13 +45,21 @@ def peers_document(app: str, group: str, instance_name: str, specs: Iterable[Ins
 
 def write_peers(state_root: Path, specs: Iterable[InstanceSpec]) -> None:
     """Write the peers file of every group that `specs` has instances of."""
-    chosen = list(specs)
-    groups = {(s.id.app, s.id.group): s.environment.get("PLATFORM_APPLICATION_NAME", "") for s in chosen}
-    for (app, group), instance_name in sorted(groups.items()):
-        write_group_peers(state_root, peers_document(app, group, instance_name, chosen))
+    groups: dict[tuple[str, str], list[InstanceSpec]] = {}
+    for spec in specs:
+        groups.setdefault((spec.id.app, spec.id.group), []).append(spec)
+    for (app, group), members in sorted(groups.items()):
+        instance_name = members[0].environment.get("PLATFORM_APPLICATION_NAME", "")
+        write_group_peers(state_root, peers_document(app, group, instance_name, members))
 
 
 def write_group_peers(state_root: Path, document: dict[str, Any]) -> None:
     path = peers_path(state_root, document["app"], document["group"])
+    content = (json.dumps(document, indent=1) + "\n").encode()
+    try:
+        if path.read_bytes() == content:  # the same list as the last start: nothing to write
+            return
+    except OSError:
+        pass
     # Made anew from the plan at every start: atomic, but not fsync'd (one per group adds up).
-    write_atomically(path, json.dumps(document, indent=1) + "\n", durable=False)
+    write_atomically(path, content, durable=False)
