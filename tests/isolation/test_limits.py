@@ -86,6 +86,19 @@ def test_forks_past_the_pids_limit_fail(harness: Harness) -> None:
     assert len(group.pids()) == 5
 
 
+def test_refused_forks_are_counted_from_each_prepare(harness: Harness) -> None:
+    """forks_refused() counts the forks pids.max refused (pids.events) since the group was
+    prepared: a restart counts afresh."""
+    require_limit(harness, "pids")
+    group = harness.prepare(limits=Limits(pids=5))
+    assert group.forks_refused() == 0
+    child = harness.start(group, f"exec {FORKER}")
+    assert read_line(child) == "4"
+    assert group.forks_refused() == 4
+    again = harness.prepare(limits=Limits(pids=5))
+    assert again.forks_refused() == 0
+
+
 def test_the_memory_limit_shows_in_stats(harness: Harness) -> None:
     """stats().memory_limit is the limit in bytes where memory is enforced, None without a limit."""
     require_limit(harness, "memory")
