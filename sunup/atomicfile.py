@@ -38,11 +38,15 @@ def write_atomically(path: Path, content: str | bytes, mode: int = 0o644, *, dur
         if isinstance(exc, OSError) and exc.filename is None:  # a full disk: say which file it refused
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
-    if not durable:
-        return
-    with contextlib.suppress(OSError):  # the rename itself survives a power loss
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    if durable:
+        sync_folder(path.parent)  # the rename itself survives a power loss
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush `folder`'s entries (a file just renamed or linked into it) to the disk, if it can."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            os.fsync(folder)
+            os.fsync(fd)
         finally:
-            os.close(folder)
+            os.close(fd)

@@ -16,6 +16,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from sunup.atomicfile import sync_folder
 from sunup.errors import RuntimeFailure
 
 SECRET_FILE = ".secret"
@@ -47,6 +48,7 @@ def project_secret(services_dir: Path) -> bytes:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+    sync_folder(services_dir)  # the link survives a power loss (a new secret would not match the servers)
     return value
 
 
