@@ -153,8 +153,14 @@ def open_layout(state_root: Path, plan: ProjectPlan, *, choice: str | None = Non
 
 
 def _helper(state_root: Path, mode: Mode) -> Path | None:
-    """The compiled `sunup-enter`, if there is a compiler and the program works here."""
+    """The compiled `sunup-enter`, if there is a compiler and the program works here.
+
+    `mode` works without it (probed before), so a helper that fails is damaged (emptied, cut):
+    it is compiled again once, not left to slow every start down."""
     helper = compile_helper(state_root)
+    if helper is not None and probe(mode, helper) is not None:
+        helper.unlink(missing_ok=True)
+        helper = compile_helper(state_root)
     return helper if helper is not None and probe(mode, helper) is None else None
 
 

@@ -113,7 +113,7 @@ FILES = (
     StateFile("bin/sv", TEXT, rewritten=True),
     StateFile("bin/systemctl", TEXT, rewritten=True),
     StateFile("run/peers/*/*.json", JSON, rewritten=True),
-    StateFile("helpers/sunup-enter-*", TEXT),
+    StateFile("helpers/sunup-enter-*", TEXT, rewritten=True),
     StateFile("logs/*/web.0/app.log", LOG, readers=(("logs", "-n", "3"),)),
     StateFile("logs/*/web.0/deploy.log", LOG, readers=(("logs", "deploy", "-n", "3"),)),
     StateFile("logs/*/build.log", LOG, readers=(("logs", "build", "-n", "3"),)),
