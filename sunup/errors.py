@@ -54,3 +54,11 @@ class SelectionError(SunupError):
 
 class RuntimeFailure(SunupError):
     exit_code = EXIT_FAILURE
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`exc` as a sentence: what failed, on which file (the machine refused something: a full
+    disk, a permission; said without a traceback)."""
+    what = exc.strerror or str(exc)
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{what}: {' -> '.join(names)}" if names else what

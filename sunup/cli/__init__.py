@@ -14,7 +14,7 @@ import click
 
 from sunup import __version__
 from sunup.cli import output
-from sunup.errors import EXIT_FAILURE, ConfigError, ProjectNotFoundError, SunupError
+from sunup.errors import EXIT_FAILURE, ConfigError, ProjectNotFoundError, SunupError, describe_os_error
 
 #: Which module holds each command: a command's module is imported only when it runs (or for
 #: `--help`), so `sunup up` does not pay for the imports of every other command.
@@ -70,13 +70,6 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
                 "the current folder no longer exists", hint="cd into the project again, or use -C DIR"
             ) from None
     ctx.obj = output.Context(project_dir=project_dir)
-
-
-def describe_os_error(exc: OSError) -> str:
-    """`exc` as a sentence: what failed, on which file."""
-    what = exc.strerror or str(exc)
-    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
-    return f"{what}: {' -> '.join(names)}" if names else what
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 from sunup.deploy.crons import CronScheduler
 from sunup.deploy.namespace import Enter
 from sunup.deploy.progress import DeployOutcome, DeployRun, Relay
-from sunup.errors import ConfigError, SunupError
+from sunup.errors import ConfigError, SunupError, describe_os_error
 from sunup.isolation import InstanceCgroup, IsolationError
 from sunup.mounts.layout import entering
 from sunup.plan.model import GroupPlan, ProjectPlan
@@ -236,6 +236,8 @@ class Rollout:
                 await self._replace(self.release.plan, self.release.deployment)
         except SunupError as exc:
             run.finish(DeployOutcome(exc.message, exc.hint))
+        except OSError as exc:  # the machine refused something (a full disk): the supervisor goes on
+            run.finish(DeployOutcome(describe_os_error(exc)))
         except asyncio.CancelledError:
             run.finish(DeployOutcome(f"the {run.kind} was interrupted: the supervisor is stopping"))
             raise

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sunup.errors import EXIT_FAILURE, RuntimeFailure, SunupError
+from sunup.errors import EXIT_FAILURE, RuntimeFailure, SunupError, describe_os_error
 from sunup.supervisor.statedir import StateDir, holder
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class ReadyChannel:
 
     def fail(self, exc: BaseException) -> int:
         """Report why the supervisor could not start (or ended); returns the exit status."""
+        if isinstance(exc, OSError):  # the machine refused something (a full disk): said, no traceback
+            exc = RuntimeFailure(describe_os_error(exc))
         if isinstance(exc, SunupError):
             self._send(f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""))
             print(f"error: {exc.message}", file=sys.stderr, flush=True)

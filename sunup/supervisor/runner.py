@@ -15,6 +15,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from sunup.isolation import InstanceCgroup, Isolation, IsolationError
 from sunup.mounts.layout import MountError
 from sunup.mounts.layout import prepare as prepare_mounts
 from sunup.supervisor import lifecycle as lc
-from sunup.supervisor.child import Child, forks_without_python, output_pipe, spawn
+from sunup.supervisor.child import Child, fork_pool, forks_without_python, output_pipe, spawn
 from sunup.supervisor.clock import Clock, Timer
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import (
@@ -125,7 +126,7 @@ class InstanceRunner:
         #: While a server stops: the next time its stop signal goes again.
         self._resend: Timer | None = None
         #: Set by the supervisor while it starts a batch: starts go there, to be forked together.
-        self.deferred: list[tuple[InstanceRunner, Launch]] | None = None
+        self.deferred: list[tuple[InstanceRunner, Launch, Future[None]]] | None = None
 
     # Feeding the lifecycle.
 
@@ -182,7 +183,9 @@ class InstanceRunner:
         if launch is None:
             return
         if self.deferred is not None and launch.threadable:
-            self.deferred.append((self, launch))  # the supervisor forks a batch at once
+            # Forked by a pool thread while the next instance is prepared here; the supervisor
+            # carries on with `launched` once the batch is forked.
+            self.deferred.append((self, launch, fork_pool().submit(launch.run)))
             return
         launch.run()
         self.launched(launch)

@@ -19,12 +19,13 @@ import asyncio
 import random
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from sunup.isolation import Isolation
 from sunup.supervisor import lifecycle as lc
-from sunup.supervisor.child import fork_pool, seal_inherited_fds
+from sunup.supervisor.child import seal_inherited_fds
 from sunup.supervisor.clock import Clock, LoopClock
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, Observer
@@ -140,20 +141,15 @@ class Supervisor:
         threads (`child.fork_pool`) where no Python code runs in the child: a fork waits for the
         child's exec, and those waits overlap. Everything else stays on the loop's thread."""
         seal_inherited_fds()
-        batch: list[tuple[InstanceRunner, Launch]] = []
+        batch: list[tuple[InstanceRunner, Launch, Future[None]]] = []
         for runner in self._select(ids):
             runner.deferred = batch
             try:
                 runner.feed(lc.Start())
             finally:
                 runner.deferred = None
-        if len(batch) > 1:
-            for _ in fork_pool().map(Launch.run, (launch for _, launch in batch)):
-                pass
-        else:
-            for _, launch in batch:
-                launch.run()
-        for runner, launch in batch:
+        for runner, launch, forked in batch:
+            forked.result()  # Launch.run keeps what it raises in `launch.error`
             runner.launched(launch)
 
     def stop(self, ids: Iterable[InstanceId] | None = None) -> None:

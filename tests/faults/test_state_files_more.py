@@ -3,7 +3,9 @@
 - `isolation.json` (where the project's cgroups are): written whole; a place that cannot be
   recorded at start is a clear refusal naming the file, a place that cannot be forgotten at a
   cleanup on a full disk is a warning and the cleanup goes on.
-- a build's `.complete.json`: a build on a full disk fails naming it, and leaves no part of one.
+- a build's `.complete.json`: a build on a full disk fails naming it, and leaves no part of one;
+  `sunup up -d` then says so without "the supervisor failed", `sunup deploy` without stopping the
+  running release.
 - `services/.secret` (every service password comes from it): a full disk leaves none (never an
   empty one that would silently give other passwords), a damaged one is refused naming it.
 - `resources.json` (`tests/faults/test_state_files.py` has its damaged-file cases): refused,
@@ -303,9 +305,10 @@ def test_every_view_project_file_is_covered(view_golden: Path) -> None:
 
 @pytest.fixture
 def state_on_small_disk(faulty: Callable[[dict[str, str]], Project], tmp_path: Path) -> Iterator[Project]:
-    """A project whose state folder is a 4 MB tmpfs; cleaned up (fillers removed, `sunup down`,
-    anything left killed) before the tmpfs is unmounted, even when the test fails."""
-    project = faulty({".upsun/config.yaml": BUILD_CONFIG.format(flag=tmp_path / "never")})
+    """A project whose state folder is a 4 MB tmpfs (its build hook fills it while
+    `tmp_path/fill-the-disk` exists); cleaned up (fillers removed, `sunup down`, anything left
+    killed) before the tmpfs is unmounted, even when the test fails."""
+    project = faulty({".upsun/config.yaml": BUILD_CONFIG.format(flag=tmp_path / "fill-the-disk")})
     project.state.root.mkdir()
     with tmpfs(project.state.root, "4m"):
         try:
@@ -387,3 +390,54 @@ def test_up_with_a_damaged_secret(tmp_path: Path) -> None:
             assert query.returncode == 0 and "42" in query.stdout, query.stdout + query.stderr
         finally:
             project.cleanup()
+
+
+def build_marker(project: Project) -> Path:
+    """The `.complete.json` of the build that filled the disk (the one without it)."""
+    [unfinished] = [b for b in project.state.root.glob("builds/app/*") if not (b / ".complete.json").exists()]
+    return unfinished / ".complete.json"
+
+
+@needs_root
+def test_up_whose_build_fills_the_disk(state_on_small_disk: Project, tmp_path: Path) -> None:
+    """`sunup up -d` whose build fills the state folder's disk fails naming `.complete.json`,
+    without "the supervisor failed" nor a traceback; with room again, the next `up` builds anew."""
+    project = state_on_small_disk
+    flag = tmp_path / "fill-the-disk"
+    flag.touch()
+    up = project("up", "-d", "--settle", "0")
+    assert up.returncode == 1, up.stderr
+    assert f"error: No space left on device: {build_marker(project)}" in up.stderr, up.stderr
+    assert "the supervisor failed" not in up.stderr
+    assert_no_traceback(project, up.stdout, up.stderr)
+    assert project.supervisor() is None, "a refused `up` leaves no supervisor"
+    flag.unlink()
+    again = project("up", "-d", "--settle", "0")  # removes the unfinished build, so there is room
+    assert again.returncode == 0, again.stderr
+
+
+@needs_root
+def test_deploy_whose_build_fills_the_disk(state_on_small_disk: Project, tmp_path: Path) -> None:
+    """`sunup deploy` whose build fills the disk fails naming `.complete.json`; the supervisor goes
+    on, web.0 runs on untouched, no traceback; with room again, the deploy goes through."""
+    project = state_on_small_disk
+    up = project("up", "-d", "--settle", "0")
+    assert up.returncode == 0, up.stderr
+    [before] = json.loads(project("ps", "--json").stdout)
+    config = project.root / ".upsun" / "config.yaml"
+    config.write_text(
+        config.read_text().replace(
+            'type: "composable:25.05"', 'type: "composable:25.05"\n    variables: {env: {NEW: "1"}}'
+        )
+    )
+    flag = tmp_path / "fill-the-disk"
+    flag.touch()
+    deploy = project("deploy")
+    assert deploy.returncode == 1, deploy.stderr
+    assert f"No space left on device: {build_marker(project)}" in deploy.stderr, deploy.stderr
+    assert_no_traceback(project, deploy.stdout, deploy.stderr)
+    [after] = json.loads(project("ps", "--json").stdout)
+    assert (after["state"], after["pid"]) == ("running", before["pid"]), "web.0 runs on untouched"
+    flag.unlink()
+    again = project("deploy")
+    assert again.returncode == 0, again.stderr
