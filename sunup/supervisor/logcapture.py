@@ -15,6 +15,7 @@ a note saying how many lines were dropped, when and why.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
@@ -211,19 +212,24 @@ class LogFile:
     def trim(self) -> None:
         """Keep the newest half of the file, starting at a line start; atomically replaced.
 
-        When the half cannot be written (a full disk), the file is left whole, and trimming is
-        tried again after another tenth of the limit."""
+        The kept part is copied in the kernel (copy_file_range(2); 1 MiB reads where the file
+        system cannot), never read into the supervisor's memory. When the half cannot be written
+        (a full disk), the file is left whole, and trimming is tried again after another tenth of
+        the limit."""
         keep = self.limit // 2
         temporary = self.path.with_name(self.path.name + ".trim")
         try:
             with open(self.path, "rb") as source:
-                source.seek(max(0, self._size - keep))
-                tail = source.read()
-            start = tail.find(b"\n") + 1 if self._size > keep else 0
-            temporary.write_bytes(tail[start:])
+                end = os.fstat(source.fileno()).st_size
+                start = _line_start(source.fileno(), end - keep) if end > keep else 0
+                target = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+                try:
+                    _copy(source.fileno(), target, start, end)
+                finally:
+                    os.close(target)
             with contextlib.suppress(OSError):
                 # Tells `sunup logs -f` where the lines it has not shown yet begin.
-                os.setxattr(temporary, KEPT_XATTR, str(len(tail) - start).encode())
+                os.setxattr(temporary, KEPT_XATTR, str(end - start).encode())
             os.replace(temporary, self.path)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -241,3 +247,44 @@ class LogFile:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = -1
+
+
+#: How much `trim` reads at a time: looking for a line start, and copying where the kernel cannot.
+CHUNK = 1024 * 1024
+
+
+def _line_start(fd: int, offset: int) -> int:
+    """The start of the first line that begins after `offset` (`offset` itself when no newline
+    follows it), found by reading from `offset` on, a chunk at a time."""
+    at = offset
+    while chunk := os.pread(fd, CHUNK, at):
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return at + newline + 1
+        at += len(chunk)
+    return offset
+
+
+def _copy(source: int, target: int, start: int, end: int) -> None:
+    """Append bytes `start` to `end` of `source` to `target`: in the kernel when it can
+    (copy_file_range), else a chunk at a time. Raises OSError (a full disk: ENOSPC)."""
+    at = start
+    try:
+        while at < end:
+            copied = os.copy_file_range(source, target, end - at, at)
+            if copied == 0:
+                return  # the file got shorter: nothing more to keep
+            at += copied
+        return
+    except OSError as exc:
+        if exc.errno not in _NO_COPY_RANGE:
+            raise
+    while at < end and (chunk := os.pread(source, min(CHUNK, end - at), at)):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view) :]
+        at += len(chunk)
+
+
+#: copy_file_range(2) errors meaning "not between these files": copied by reads instead.
+_NO_COPY_RANGE = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP})

@@ -474,11 +474,6 @@ def test_a_burst_of_one_gigabyte_of_output(running: Callable[..., Any]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="LogFile.trim() reads the kept half of app.log (50 MB) into memory and copies it again: "
-    "the supervisor's peak grows by ~100 MB at each cut (.notes/faults-misbehaving.md)",
-)
 def test_the_supervisor_memory_stays_flat_while_a_log_is_cut(running: Callable[..., Any]) -> None:
     """A burst that crosses app.log's 100 MB limit: the writer waits on its pipe and the cut
     costs the supervisor no memory in proportion to the log (peak RSS growth under 32 MB)."""

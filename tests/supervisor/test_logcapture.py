@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import tracemalloc
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sunup.supervisor.logcapture import MAX_LINE, LineFramer, LogFile, Timestamps, prefix_lines
+from sunup.supervisor.logcapture import KEPT_XATTR, MAX_LINE, LineFramer, LogFile, Timestamps, prefix_lines
 
 
 def framed(framer: LineFramer, chunk: bytes | None, prefix: bytes = b"> ") -> bytes:
@@ -82,3 +86,57 @@ def test_log_file_appends_to_what_is_there(tmp_path: Path) -> None:
     log.write([b"new", b"\n"])
     log.close()
     assert (tmp_path / "app.log").read_bytes() == b"old\nnew\n"
+
+
+def big_log(path: Path, size: int) -> bytes:
+    """A log of numbered 100-byte lines, about `size` bytes, written to `path`; its bytes."""
+    data = b"".join(b"L%010d %s\n" % (n, b"x" * 88) for n in range(size // 100))
+    path.write_bytes(data)
+    return data
+
+
+def kept_part(data: bytes, keep: int) -> bytes:
+    """What a cut keeps of `data`: from the first line start after its last `keep` bytes."""
+    return data[data.index(b"\n", len(data) - keep) + 1 :]
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False], ids=["copy_file_range", "reads"])
+def test_a_cut_copies_the_kept_half_without_holding_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    """Cutting a 24 MB log keeps exactly its newest lines from a line start, the last line
+    written included, and allocates no memory in proportion to the kept half (it was read whole
+    and copied again: 2 x 12 MB here, 2 x 50 MB for app.log), also where copy_file_range(2)
+    cannot copy between the files."""
+    if not kernel_copy:
+
+        def cannot(*_: object) -> int:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", cannot)
+    limit = 24 << 20
+    data = big_log(tmp_path / "app.log", limit - 50)
+    log = LogFile(tmp_path / "app.log", limit=limit)
+    last = b"the last line\n"
+    tracemalloc.start()
+    try:
+        log.write([last] * 5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        log.close()
+    assert peak < 4 << 20, f"the cut allocated {peak >> 20} MB"
+    kept = (tmp_path / "app.log").read_bytes()
+    assert kept == kept_part(data + last * 5, limit // 2)
+    assert int(os.getxattr(tmp_path / "app.log", KEPT_XATTR)) == len(kept)
+    assert not (tmp_path / "app.log.trim").exists()
+
+
+def test_a_cut_without_a_newline_keeps_the_newest_half(tmp_path: Path) -> None:
+    """A log with no line start in its newest half is cut at the half (as before): nothing newer
+    is lost."""
+    (tmp_path / "app.log").write_bytes(b"x" * 3000)
+    log = LogFile(tmp_path / "app.log", limit=3000)
+    log.write(b"y")
+    log.close()
+    assert (tmp_path / "app.log").read_bytes() == b"x" * 1499 + b"y"
