@@ -16,7 +16,8 @@ needs no shell at all). MODE is ``m`` (a mount namespace) or ``u`` (a user names
 one); KEPT the mount flags the read-only remount keeps. The steps are those of `namespace` (the
 same order, the same messages); then PR_SET_PDEATHSIG=SIGKILL, and the exec of PROGRAM. A
 failing step writes ``sunup: could not ...`` to stderr and exits with status 125; a PROGRAM
-that cannot run exits 127 (not found) or 126, as a shell would.
+that cannot run exits 127 (not found) or 126, as a shell would. With ``SUNUP_ENTER_NOFILE`` in
+its environment, it first sets that soft open-file limit and removes the variable.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ SOURCE = r"""
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static int fail(const char *what, const char *path) {
@@ -75,6 +77,15 @@ int main(int argc, char **argv) {
     if (binds < 0 || groups < 0 || argc < end + 2 || strcmp(argv[end], "--") != 0) {
         fprintf(stderr, "sunup-enter: bad arguments\n");
         return 125;
+    }
+    const char *nofile = getenv("SUNUP_ENTER_NOFILE");
+    if (nofile) { /* the supervisor raised its own open-file limit: the instance gets the usual one */
+        struct rlimit limit;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+            limit.rlim_cur = (rlim_t)strtoull(nofile, NULL, 10);
+            setrlimit(RLIMIT_NOFILE, &limit);
+        }
+        unsetenv("SUNUP_ENTER_NOFILE");
     }
     char self[32];
     snprintf(self, sizeof self, "%d\n", (int)getpid());
@@ -115,6 +126,10 @@ int main(int argc, char **argv) {
 }
 """
 
+#: In the helper's environment only: the soft open-file limit to set before the exec (the
+#: supervisor's original one, `sunup.supervisor.child.raise_open_file_limit`); removed from the
+#: environment the program gets.
+NOFILE_VARIABLE = "SUNUP_ENTER_NOFILE"
 #: Where compiled helpers go in the state folder.
 HELPERS = "helpers"
 COMPILERS = ("cc", "gcc", "clang")

@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sunup.mounts.helper import helper_argv
+from sunup.mounts.helper import NOFILE_VARIABLE, helper_argv
 from sunup.mounts.namespace import NamespaceSetup, child_setup
 
 #: Bigger pipes mean fewer wake-ups under heavy output (Linux: F_SETPIPE_SZ).
@@ -37,6 +38,51 @@ _PR_SET_PDEATHSIG = 1
 _SETPRIV = shutil.which("setpriv")
 #: Threads forking a batch of starts: they wait on the children's execs, not on a CPU.
 FORK_THREADS = 4
+
+
+#: The soft open-file limit this process had before `raise_open_file_limit` raised it: what
+#: `spawn` gives its children back (empty: not raised).
+_given_nofile: list[int] = []
+#: fs.nr_open: the most RLIMIT_NOFILE may be, where the hard limit is "unlimited".
+_NR_OPEN = Path("/proc/sys/fs/nr_open")
+
+
+def raise_open_file_limit() -> tuple[int, int] | None:
+    """Raise this process's soft open-file limit (RLIMIT_NOFILE) to its hard limit: a supervisor
+    holds a pipe and a pidfd or two per instance, and many desktops start it with 1024. The
+    processes `spawn` starts get the original soft limit back, so apps see the usual one.
+    (original, raised), or None when there was nothing to raise (or it could not be)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = hard
+    if hard == resource.RLIM_INFINITY:
+        try:
+            ceiling = int(_NR_OPEN.read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            return None
+    if soft != resource.RLIM_INFINITY and soft >= ceiling:
+        return None
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+    except (OSError, ValueError):
+        return None
+    if not _given_nofile:  # raised once per process: a second supervisor in it keeps the first value
+        _given_nofile.append(soft)
+    return soft, ceiling
+
+
+def _giving_back_nofile(step: Callable[[], None] | None) -> Callable[[], None] | None:
+    """`step`, then the original soft open-file limit set (in the child, before its exec); just
+    `step` when the limit was not raised."""
+    if not _given_nofile:
+        return step
+    limit = (_given_nofile[0], resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+    def preexec() -> None:
+        if step is not None:
+            step()
+        resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+
+    return preexec
 
 
 def dying_with_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
@@ -91,7 +137,9 @@ def seal_inherited_fds() -> None:
 def forks_without_python(namespace: NamespaceSetup | None, helper: Path | None) -> bool:
     """Whether `spawn` with these runs no Python code in the child (no `preexec_fn`): it may then
     be called from several threads at once."""
-    return helper is not None if namespace is not None else _SETPRIV is not None
+    if namespace is not None:
+        return helper is not None
+    return _SETPRIV is not None and not _given_nofile
 
 
 #: Threads that fork batches of starts; created once and kept (see `fork_pool`).
@@ -133,13 +181,19 @@ def spawn(
     Raises OSError when it cannot be started (missing folder, no /bin/sh...). A namespace that
     cannot be entered makes the child exit with status 125 after saying why on its stderr. The
     `helper` (`sunup-enter`) enters it if given, else a `preexec_fn`; the helper first joins the
-    cgroups whose `cgroup.procs` files `join` lists (only with a helper).
+    cgroups whose `cgroup.procs` files `join` lists (only with a helper). The process gets the
+    soft open-file limit the supervisor started with (`raise_open_file_limit`): set by the helper,
+    else by the `preexec_fn` (then fork(2), not vfork(2): only where the limit was raised).
     """
     if namespace is not None and helper is not None:
         argv = helper_argv(helper, namespace, list(argv), join)
         preexec: Callable[[], None] | None = None
+        if _given_nofile:
+            env = {**env, NOFILE_VARIABLE: str(_given_nofile[0])}
     elif namespace is not None:
-        preexec = child_setup(namespace)
+        preexec = _giving_back_nofile(child_setup(namespace))
+    elif _given_nofile:
+        preexec = _giving_back_nofile(_pdeathsig_preexec())
     else:
         argv, preexec = dying_with_parent(argv)
     popen = subprocess.Popen(

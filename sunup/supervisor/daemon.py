@@ -36,6 +36,7 @@ from sunup.errors import SunupError
 from sunup.isolation import Isolation, open_isolation
 from sunup.mounts.layout import open_layout
 from sunup.plan.model import GroupPlan, ProjectPlan
+from sunup.supervisor.child import raise_open_file_limit
 from sunup.supervisor.console import Console
 from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.instance import InstanceId
@@ -127,6 +128,9 @@ async def serve(
         cleanup.callback(log.close)
         cleanup.callback(log.say, "supervisor stopped")
         log.say(f"supervisor {os.getpid()} starting")
+        raised = raise_open_file_limit()
+        if raised is not None:
+            log.say(f"open files limit raised from {raised[0]} to {raised[1]} (instances and services get {raised[0]})")
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, on_signal)
             cleanup.callback(loop.remove_signal_handler, sig)

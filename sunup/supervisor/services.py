@@ -6,8 +6,9 @@
     await services.stop()       # after the instances
 
 Each service is prepared (data folder initialised on first start), its server started by a
-`Supervisor` of its own — own cgroup, PR_SET_PDEATHSIG, restarted with backoff when it dies, its
-`stop_signal` then SIGKILL after its `stop_timeout` — then probed until ready and provisioned
+`Supervisor` of its own — own cgroup with the instances' process limit (`SUNUP_PIDS_LIMIT`),
+PR_SET_PDEATHSIG, restarted with backoff when it dies, its `stop_signal` then SIGKILL after its
+`stop_timeout` — then probed until ready and provisioned
 (databases, users and grants per endpoint). All services go through these steps in parallel.
 A server that ends (or is not ready in time) fails the whole start once every server is stopped,
 with `start_failure`: how it ended, a port another program holds, its data folder (left as it
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sunup.errors import RuntimeFailure
-from sunup.isolation import Isolation
+from sunup.isolation import Isolation, Limits
 from sunup.plan.model import ProjectPlan
 from sunup.plan.relationships import AccessMap, Credentials
 from sunup.services import provider_for
@@ -86,7 +87,7 @@ async def start_services(
         for warning in start.warnings:
             say(f"warning: {warning}")
         if start.process is not None:
-            specs.append(_spec(start.process, provider))
+            specs.append(_spec(start.process, provider, settings.pids_limit))
     supervisor = Supervisor(specs, isolation=isolation, settings=settings, observers=observers)
     running = RunningServices(supervisor, {})
     exits: dict[str, asyncio.Future[int | None]] = {
@@ -138,7 +139,9 @@ async def start_services(
     return running
 
 
-def _spec(process: ServiceProcess, provider: ServiceProvider) -> InstanceSpec:
+def _spec(process: ServiceProcess, provider: ServiceProvider, pids_limit: int | None) -> InstanceSpec:
+    """The server's spec: its process count limited as an instance's (a forking server stays in
+    its cgroup); no CPU or memory limit."""
     return InstanceSpec(
         id=service_instance(process.service),
         start=" ".join(process.argv),
@@ -149,6 +152,7 @@ def _spec(process: ServiceProcess, provider: ServiceProvider) -> InstanceSpec:
         port=state.port if (state := provider.state()) is not None else None,
         stop_signal=int(process.stop_signal),
         grace=process.stop_timeout,
+        limits=Limits(pids=pids_limit),
     )
 
 
