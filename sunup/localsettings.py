@@ -4,13 +4,18 @@
 a full disk never leaves half a file. No file means the defaults (spec §7); a damaged one (not
 JSON, wrong types) is an error naming it, never the defaults: they would start other counts than
 the user set, and `resources:set` would write them over the settings it could not read.
+`resources:set` reads, changes and writes the file under `settings_lock`: two at once would
+each write the settings without the other's change.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sunup.atomicfile import write_atomically
@@ -69,3 +74,16 @@ def write_settings(state_root: Path, settings: Mapping[str, ResourceSetting]) ->
         for key, s in sorted(settings.items())
     }
     write_atomically(state_root / FILE_NAME, json.dumps(data, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def settings_lock(state_root: Path) -> Iterator[None]:
+    """An exclusive flock on the state folder itself (no file of its own), held while the
+    settings are read, changed and written; waits for another holder (it holds it for a moment)."""
+    state_root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -9,7 +9,7 @@ import click
 
 from sunup.cli import output
 from sunup.errors import EXIT_OK, RuntimeFailure
-from sunup.localsettings import read_settings, write_settings
+from sunup.localsettings import read_settings, settings_lock, write_settings
 from sunup.plan.model import ProjectPlan
 from sunup.plan.resources import ResourceSetting
 from sunup.plan.sizing import parse_counts, parse_sizes
@@ -58,16 +58,17 @@ def resources_set(ctx: click.Context, size: str, count: str) -> int:
     root, plan = _load(ctx)
     sizes, counts = parse_sizes(plan, size), parse_counts(plan, count)
     state = StateDir.for_project(root)
-    settings = dict(read_settings(state.root))
-    for key in {*sizes, *counts}:
-        current = settings.get(key) or ResourceSetting()
-        settings[key] = dataclasses.replace(
-            current,
-            cpu=sizes.get(key, current.cpu),
-            memory_mb=None if key in sizes else current.memory_mb,
-            count=counts.get(key, current.count),
-        )
-    write_settings(state.root, settings)
+    with settings_lock(state.root):  # another resources:set at once waits, then keeps this change
+        settings = dict(read_settings(state.root))
+        for key in {*sizes, *counts}:
+            current = settings.get(key) or ResourceSetting()
+            settings[key] = dataclasses.replace(
+                current,
+                cpu=sizes.get(key, current.cpu),
+                memory_mb=None if key in sizes else current.memory_mb,
+                count=counts.get(key, current.count),
+            )
+        write_settings(state.root, settings)
     _root, updated = _load(ctx)
     _print_table(updated)
     if holder(state) is not None:

@@ -9,7 +9,8 @@
 - `services/.secret` (every service password comes from it): a full disk leaves none (never an
   empty one that would silently give other passwords), a damaged one is refused naming it.
 - `resources.json` (`tests/faults/test_state_files.py` has its damaged-file cases): refused,
-  never read as the defaults that `resources:set` would then write over the user's settings.
+  never read as the defaults that `resources:set` would then write over the user's settings;
+  two `resources:set` at once keep both changes.
 - a view's record (`views/<app>/<instance>.json`, without mount namespaces): damaged, the view
   is made again and the instance runs.
 """
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import fnmatch
 import json
 import os
@@ -33,8 +35,9 @@ from sunup.errors import RuntimeFailure
 from sunup.isolation import open_isolation
 from sunup.isolation.contract import CGROUP_V1
 from sunup.isolation.ledger import Ledger
-from sunup.localsettings import read_settings
+from sunup.localsettings import read_settings, write_settings
 from sunup.plan.resolve import HostFacts, resolve_project
+from sunup.plan.resources import ResourceSetting
 from sunup.services.secret import SECRET_FILE, project_secret
 from tests.faults.conftest import Project, processes_under, wait_for
 from tests.faults.test_disk_full import fill, tmpfs
@@ -441,3 +444,50 @@ def test_deploy_whose_build_fills_the_disk(state_on_small_disk: Project, tmp_pat
     flag.unlink()
     again = project("deploy")
     assert again.returncode == 0, again.stderr
+
+
+def waits_for_flock(pid: int, inode: int) -> bool:
+    """True when `pid` is blocked on a flock of the file (or folder) `inode` (/proc/locks: `->`)."""
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        # `1: -> FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`
+        if fields[1:3] == ["->", "FLOCK"] and fields[5] == str(pid) and fields[6].endswith(f":{inode}"):
+            return True
+    return False
+
+
+WORKER_CONFIG = """\
+applications:
+  app:
+    type: "composable:25.05"
+    web:
+      commands:
+        start: "exec sleep 36073"
+    workers:
+      chatty:
+        commands:
+          start: "exec sleep 36074"
+"""
+
+
+def test_two_resources_set_at_once_keep_both_changes(faulty: Callable[[dict[str, str]], Project]) -> None:
+    """A `resources:set` while another one is between its read and its write of resources.json
+    waits for it, then keeps both changes (it used to write its own over the other's)."""
+    project = faulty({".upsun/config.yaml": WORKER_CONFIG})
+    state = project.state.root
+    state.mkdir()
+    holder = os.open(state, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # the other `resources:set`, which has read the file
+        seen = read_settings(state)
+        second = project.start("resources:set", "--count", "chatty:3")
+        inode = state.stat().st_ino
+        wait_for(
+            lambda: second.poll() is not None or waits_for_flock(second.pid, inode),
+            "the second resources:set to wait for the first (or to end)",
+        )
+        write_settings(state, {**seen, "app:web": ResourceSetting(cpu=2.0)})
+    finally:
+        os.close(holder)
+    assert second.wait(timeout=60) == 0, project.output(second)
+    assert json.loads((state / "resources.json").read_text()) == {"app:chatty": {"count": 3}, "app:web": {"cpu": 2.0}}
