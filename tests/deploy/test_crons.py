@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sunup.config import read_config
-from sunup.deploy.crons import CronScheduler
+from sunup.deploy.crons import CronRun, CronScheduler
 from sunup.plan.model import AppPlan
 from sunup.plan.resolve import HostFacts, resolve_project
 
@@ -47,6 +47,11 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.02)
 
 
+def _last(scheduler: CronScheduler, name: str) -> CronRun | None:
+    """The last finished run of cron `name`."""
+    return next(status.last for status in scheduler.status() if status.name == name)
+
+
 def test_due_crons_wait_for_each_other(make_project: Callable[..., Path]) -> None:
     """Two crons due at once run one after the other, never together, and neither is skipped."""
     app, root = _app(
@@ -60,7 +65,9 @@ def test_due_crons_wait_for_each_other(make_project: Callable[..., Path]) -> Non
         scheduler.start()
         scheduler.run_now("a")
         scheduler.run_now("b")
-        await _until(lambda: (root / "order").exists() and "b-end" in (root / "order").read_text(), "both crons")
+        # Until the scheduler has seen b end (its exit and its log line), not until b wrote its
+        # last line: b's shell may still run then, and close() would cancel it unrecorded.
+        await _until(lambda: _last(scheduler, "b") is not None, "both crons to end")
         await scheduler.close()
 
     asyncio.run(scenario())
