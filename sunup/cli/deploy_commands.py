@@ -7,6 +7,7 @@ interrupted. `deploy` and `redeploy` show the deploy's messages as they come (do
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import signal
 import zoneinfo
@@ -17,11 +18,15 @@ import click
 from sunup.cli import output
 from sunup.cli.runtime_commands import _call, _say, _state
 from sunup.errors import EXIT_OK, RuntimeFailure
+from sunup.supervisor.background import wait_exit
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.report import ps_table
+from sunup.supervisor.statedir import holder
 
 #: How long one `deploy-progress` request waits for news (the supervisor caps it at 60 s).
 PROGRESS_WAIT = 30.0
+#: How long a deploy whose connection ended waits to see whether its supervisor ended too.
+ENDED_WAIT = 5.0
 
 
 @click.command()
@@ -47,9 +52,12 @@ def redeploy(ctx: click.Context) -> int:
 def _follow(ctx: click.Context, command: str) -> int:
     """Start a deploy, show its messages until it ends, then the instances; fail as it failed."""
     state = _state(ctx)
-    started = _call(state, command)
-    number, after = started["deploy"], 0
+    supervisor = None
+    with contextlib.suppress(RuntimeFailure):  # another user's lock: the socket says it better
+        supervisor = holder(state)
     try:
+        started = _call(state, command)
+        number, after = started["deploy"], 0
         while True:
             page = _call(
                 state, "deploy-progress", limit=PROGRESS_WAIT + 30, deploy=number, after=after, wait=PROGRESS_WAIT
@@ -62,6 +70,16 @@ def _follow(ctx: click.Context, command: str) -> int:
     except KeyboardInterrupt:
         output.warning(f"the {command} goes on in the supervisor", hint="see the instances with `sunup ps`")
         return 130
+    except RuntimeFailure as exc:
+        # A connection that ends without a reply, or no supervisor at all: say so when it ended.
+        if supervisor is not None and supervisor > 0 and wait_exit(supervisor, ENDED_WAIT):
+            again = " and runs the deploy hook of this tree again" if command == "deploy" else ""
+            raise RuntimeFailure(
+                f"the supervisor (pid {supervisor}) ended during the {command} ({exc.message}); "
+                "its instances and services ended with it",
+                hint=f"see why in {state.supervisor_log}; `sunup up` starts the project again{again}",
+            ) from None
+        raise
     outcome = page["outcome"]
     if not outcome["ok"]:
         raise RuntimeFailure(outcome["error"], hint=outcome["hint"])

@@ -146,12 +146,13 @@ def test_killed_during_a_deploy_hook_nothing_of_it_runs_and_the_next_up_deploys_
     wait_for(lambda: len(pids(marks / "deploy")) == 3, "the new deploy hook to block")
     hook = pids(marks / "deploy")[1:]
 
-    kill_supervisor(project)
+    supervisor = kill_supervisor(project)
     wait_for(lambda: all_dead(hook[:1]), f"the deploy hook (pid {hook[0]}) to die with the supervisor", 10)
     assert deploy.wait(timeout=WAIT) == 1
     said = project.output(deploy)
     assert "Traceback" not in said
-    assert "supervisor" in said, said
+    assert f"the supervisor (pid {supervisor}) ended during the deploy" in said, said
+    assert "`sunup up` starts the project again and runs the deploy hook of this tree again" in said, said
     assert all_dead(pids(marks / "web"))
 
     (marks / "deploy-free").touch()
