@@ -15,12 +15,11 @@ CORPUS = SHARED / "corpus" / "upsun-configs"
 EXAMPLES = REPO / "examples"
 
 
-@pytest.fixture
-def make_project(tmp_path: Path) -> Callable[..., Path]:
-    """Write files (relative path -> text) into a fresh project folder and return it."""
+def project_maker(base: Path) -> Callable[..., Path]:
+    """`make_project`, making its folders in `base`."""
 
     def make(files: dict[str, str], name: str = "project") -> Path:
-        root = tmp_path / name
+        root = base / name
         for relative, text in files.items():
             path = root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,3 +27,9 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Path]:
+    """Write files (relative path -> text) into a fresh project folder and return it."""
+    return project_maker(tmp_path)

@@ -168,7 +168,13 @@ def down(ctx: click.Context) -> int:
     if pid is None:
         from sunup.isolation import open_isolation
 
-        killed = open_isolation(state.root).clear_stale() if state.root.exists() else []
+        killed: list[str] = []
+        if state.root.exists():
+            isolation = open_isolation(state.root)
+            try:
+                killed = isolation.clear_stale()
+            finally:  # the project's top-level groups too: no supervisor will use them
+                isolation.close()
         if killed:
             output.info(f"sunup was not running; killed {', '.join(killed)} left by a previous sunup")
         else:

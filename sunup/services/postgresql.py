@@ -80,6 +80,10 @@ class PostgresqlProvider(ServerProvider):
         _, uid, gid = ROOT_RUNS_AS
         return [
             str(find_program("setpriv", service=self.service.name, package="util-linux")),
+            # Changing the ids clears the death signal the supervisor's child had: set it again
+            # (setpriv sets it after the ids), or postgres outlives a SIGKILLed supervisor.
+            "--pdeathsig",
+            "KILL",
             f"--reuid={uid}",
             f"--regid={gid}",
             "--clear-groups",

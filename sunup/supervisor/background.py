@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sunup.errors import EXIT_FAILURE, RuntimeFailure, SunupError, describe_os_error
-from sunup.supervisor.statedir import StateDir, holder
+from sunup.supervisor.statedir import STATE_VARIABLE, StateDir, holder
 
 if TYPE_CHECKING:
     from sunup.plan.model import ProjectPlan
@@ -114,6 +114,7 @@ def detach(
         raise RuntimeFailure(f"cannot use the state folder {state.root}: {exc.strerror}") from None
     sys.stdout.flush()
     sys.stderr.flush()
+    start = _log_size(state)
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the forked process, which never returns here
@@ -123,9 +124,9 @@ def detach(
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            _redirect(state.supervisor_log)
             channel = ReadyChannel(write_end)
             try:
+                _redirect(state)
                 run(channel)
                 status = 0
             except BaseException as exc:
@@ -141,7 +142,7 @@ def detach(
         raise
     finally:
         os.close(read_end)
-    _report(message, state, say)
+    _report(message, state, say, start)
 
 
 def _abort(state: StateDir, say: Callable[[str], None]) -> None:
@@ -156,15 +157,32 @@ def _abort(state: StateDir, say: Callable[[str], None]) -> None:
         say(f"warning: the supervisor (pid {pid}) still runs; `sunup down` stops it")
 
 
-def _redirect(log_path: Path) -> None:
-    """stdin from /dev/null, stdout and stderr appended to the log."""
-    null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.dup2(null, 0)
+def _redirect(state: StateDir) -> None:
+    """stdin from /dev/null, stdout and stderr appended to the log; `RuntimeFailure` naming the
+    log when it cannot be written (another user's state folder): the error goes to `sunup up -d`
+    only, never to the terminal the supervisor was started from."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    try:
+        log = os.open(state.supervisor_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RuntimeFailure(
+            f"cannot write the supervisor's log {state.supervisor_log}: {exc.strerror}",
+            hint=f"run sunup as the owner of {state.root}, or point {STATE_VARIABLE} to a folder you can write",
+        ) from None
     os.dup2(log, 1)
     os.dup2(log, 2)
-    os.close(null)
     os.close(log)
+
+
+def _log_size(state: StateDir) -> int:
+    """Where what the supervisor about to start writes to its log will begin."""
+    try:
+        return state.supervisor_log.stat().st_size
+    except OSError:
+        return 0
 
 
 def start_background(
@@ -176,6 +194,7 @@ def start_background(
     `RuntimeFailure` with its error (or the end of its log) when it does not get that far.
     """
     state.create()
+    start = _log_size(state)
     read_end, write_end = os.pipe()
     try:
         with open(state.supervisor_log, "ab") as log:
@@ -196,11 +215,12 @@ def start_background(
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
-    _report(message, state, say)
+    _report(message, state, say, start)
 
 
-def _report(message: str, state: StateDir, say: Callable[[str], None]) -> None:
-    """Show what the starting supervisor said; raise its error, if it had one."""
+def _report(message: str, state: StateDir, say: Callable[[str], None], start: int) -> None:
+    """Show what the starting supervisor said; raise its error, if it had one (or the end of
+    what it wrote to its log, from `start` on: older lines are another run's)."""
     lines = message.splitlines()
     for line in lines:
         if line.startswith("say: "):
@@ -210,9 +230,19 @@ def _report(message: str, state: StateDir, say: Callable[[str], None]) -> None:
         return
     text, _, hint = message.partition("\nhint: ")
     if not text:
-        tail = state.supervisor_log.read_text(errors="replace").splitlines()[-5:]
+        tail = _log_since(state, start).splitlines()[-5:]
         text = "the background supervisor ended before it was ready" + "".join(f"\n  {t}" for t in tail)
+        hint = hint or f"see {state.supervisor_log}"
     raise RuntimeFailure(text.removeprefix("error: "), hint=hint or None)
+
+
+def _log_since(state: StateDir, start: int) -> str:
+    try:
+        with open(state.supervisor_log, "rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _read_all(fd: int, timeout: float) -> str:

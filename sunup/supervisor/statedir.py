@@ -119,11 +119,20 @@ class SupervisorLock:
 
 
 def holder(state: StateDir) -> int | None:
-    """The pid of the supervisor holding the lock, None when no supervisor runs."""
+    """The pid of the supervisor holding the lock, None when no supervisor runs.
+
+    Raises `RuntimeFailure` naming the lock file when it exists but cannot be read (another
+    user's state folder): whether a supervisor runs cannot be told then.
+    """
     try:
         fd = os.open(state.lock, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:  # no state folder, or not one that can be read: no supervisor there
+    except (FileNotFoundError, NotADirectoryError):  # no state folder or no lock: no supervisor
         return None
+    except OSError as exc:
+        raise RuntimeFailure(
+            f"cannot tell whether sunup runs for this project: cannot read {state.lock}: {exc.strerror}",
+            hint=f"run sunup as the user who started it (the owner of {state.root})",
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import pytest
 from sunup.isolation import open_isolation
 from sunup.supervisor.statedir import StateDir, holder
 from tests.cli.test_runtime_commands import sunup
+from tests.conftest import project_maker
+from tests.services.conftest import make_state_dir
 
 #: The stop grace the tests run with (SUNUP_STOP_GRACE), and the longest any wait may take.
 GRACE = 1.0
@@ -125,16 +128,31 @@ class Project:
                 os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def faulty(make_project: Callable[..., Path]) -> Iterator[Callable[[dict[str, str]], Project]]:
-    """Makes projects from files (relative path -> text); each is cleaned up after the test."""
+def _projects(make_root: Callable[..., Path]) -> Iterator[Callable[[dict[str, str]], Project]]:
     projects: list[Project] = []
 
     def make(files: dict[str, str]) -> Project:
-        project = Project(make_project(files, name=f"project{len(projects)}"))
+        project = Project(make_root(files, name=f"project{len(projects)}"))
         projects.append(project)
         return project
 
     yield make
     for project in projects:
         project.cleanup()
+
+
+@pytest.fixture
+def faulty(make_project: Callable[..., Path]) -> Iterator[Callable[[dict[str, str]], Project]]:
+    """Makes projects from files (relative path -> text); each is cleaned up after the test."""
+    yield from _projects(make_project)
+
+
+@pytest.fixture
+def open_faulty() -> Iterator[Callable[[dict[str, str]], Project]]:
+    """`faulty`, in a folder under /tmp that others may enter (pytest's are 0700): for PostgreSQL
+    as root (it runs as nobody) and for sunup run as another user. The folder goes at the end."""
+    folder = make_state_dir(prefix="sunup-faults-")
+    try:
+        yield from _projects(project_maker(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
