@@ -585,12 +585,11 @@ def test_a_crowd_that_outlives_its_main_process_at_stop(running: Callable[..., A
     """400 processes outlive the main process during a 3 s grace, under a supervisor allowed 256
     open files: waiting for them does not take a file per process, so ps goes on answering and
     SIGKILL still comes (it used to find no file left to read the cgroup with: stuck for good)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # inherited by `sunup up -d`
-    try:
-        project, _, groups = running(CROWDED, grace=3)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    project, _, groups = running(CROWDED, grace=3)
+    supervisor = project.supervisor()
+    assert supervisor is not None
+    # Set on the running supervisor: it raises a limit it starts with to the hard one.
+    resource.prlimit(supervisor, resource.RLIMIT_NOFILE, (256, 256))
     wait_line(project, "victim.0", "CROWD")
     tree = members(groups["app.victim.0"])
     assert len(tree) > CROWD
