@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,57 @@ def project_maker(base: Path) -> Callable[..., Path]:
 def make_project(tmp_path: Path) -> Callable[..., Path]:
     """Write files (relative path -> text) into a fresh project folder and return it."""
     return project_maker(tmp_path)
+
+
+def _sunup_cgroups() -> set[Path]:
+    """The top-level `sunup-*` cgroup folders beside this process's own cgroups (where sunup
+    makes them), in every hierarchy."""
+    found: set[Path] = set()
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        _, controllers, own = line.split(":", 2)
+        names = [c for c in controllers.split(",") if c and not c.startswith("name=")] or ["unified"]
+        for name in names:
+            folder = Path("/sys/fs/cgroup", name, own.lstrip("/"))
+            try:
+                found.update(entry for entry in folder.iterdir() if entry.name.startswith("sunup-"))
+            except OSError:
+                continue
+    return found
+
+
+def _state_folders_of(tops: set[Path], base: Path) -> dict[Path, Path]:
+    """Which of `tops` belong to a state folder under `base` (by the ledger's naming)."""
+    from sunup.isolation.ledger import top_name
+
+    names = {top.name: top for top in tops}
+    owned: dict[Path, Path] = {}
+    for folder, _, _ in os.walk(base):
+        top = names.get(top_name(Path(folder)))
+        if top is not None:
+            owned[top] = Path(folder)
+    return owned
+
+
+@pytest.fixture(autouse=True)
+def no_cgroup_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test leaves no top-level cgroup folder of a state folder under its own tmp_path (a
+    module's shared supervisor, made elsewhere, is checked by its own fixture)."""
+    base: Path | None = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    before = _sunup_cgroups()
+    yield
+    new = _sunup_cgroups() - before
+    if not new or base is None:
+        return
+    leaked = _state_folders_of(new, base)
+    for top in leaked:
+        for child in sorted(top.rglob("*"), reverse=True):
+            if child.is_dir():
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+    assert not leaked, "cgroups left behind: " + ", ".join(f"{t} (state {s})" for t, s in sorted(leaked.items()))

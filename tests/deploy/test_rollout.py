@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import gc
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +18,7 @@ from sunup.config.diagnostics import Diagnostics
 from sunup.deploy.crons import CronScheduler
 from sunup.deploy.progress import DeployOutcome, DeployRun, Relay
 from sunup.deploy.rollout import DeployBusyError, DeploymentSteps, Rollout
-from sunup.isolation import open_isolation
+from sunup.isolation import Isolation, open_isolation
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.lifecycle import InstanceState
 from sunup.supervisor.settings import SupervisorSettings
@@ -81,10 +81,23 @@ async def finished(run: DeployRun) -> dict[str, Any]:
                 return page
 
 
+@pytest.fixture
+def isolation(tmp_path: Path) -> Iterator[Isolation]:
+    """The instances' cgroups, removed with their top-level folders at the end of the test."""
+    opened = open_isolation(tmp_path / "state")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 def make_rollout(
-    tmp_path: Path, first: FakeDeployment, next_deployments: list[FakeDeployment], plans: list[ProjectPlan]
+    isolation: Isolation,
+    tmp_path: Path,
+    first: FakeDeployment,
+    next_deployments: list[FakeDeployment],
+    plans: list[ProjectPlan],
 ) -> tuple[Rollout, list[str]]:
-    isolation = open_isolation(tmp_path / "state")
     said: list[str] = []
 
     def launch(plan: ProjectPlan, deployment: DeploymentSteps | None, port: Callable[[], int]) -> Supervisor:
@@ -115,13 +128,13 @@ async def running(supervisor: Supervisor) -> dict[str, int]:
     return {i.name: r.status.pid for i, r in supervisor.runners.items() if r.status.pid is not None}
 
 
-def test_failing_build_leaves_the_running_release(tmp_path: Path) -> None:
+def test_failing_build_leaves_the_running_release(tmp_path: Path, isolation: Isolation) -> None:
     """A deploy whose build fails ends with the build's error; the same instances keep running."""
     first, broken = FakeDeployment("t1"), FakeDeployment("t2", fail=True)
 
     async def scenario() -> None:
         rollout, _ = make_rollout(
-            tmp_path, first, [broken], [plan_with("exec sleep 1000"), plan_with("exec sleep 1001")]
+            isolation, tmp_path, first, [broken], [plan_with("exec sleep 1000"), plan_with("exec sleep 1001")]
         )
         rollout.start()
         supervisor = rollout.supervisor
@@ -135,7 +148,7 @@ def test_failing_build_leaves_the_running_release(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_one_deploy_at_a_time_then_the_new_release_keeps_the_web_port(tmp_path: Path) -> None:
+def test_one_deploy_at_a_time_then_the_new_release_keeps_the_web_port(tmp_path: Path, isolation: Isolation) -> None:
     """A second deploy is refused while one builds; the new release starts once the old stopped,
     its web instance on the old port, and its hooks run."""
     first = FakeDeployment("t1")
@@ -143,7 +156,7 @@ def test_one_deploy_at_a_time_then_the_new_release_keeps_the_web_port(tmp_path: 
     async def scenario() -> None:
         second = FakeDeployment("t2", gate=asyncio.Event())
         rollout, said = make_rollout(
-            tmp_path, first, [second], [plan_with("exec sleep 1000"), plan_with("exec sleep 1001")]
+            isolation, tmp_path, first, [second], [plan_with("exec sleep 1000"), plan_with("exec sleep 1001")]
         )
         rollout.start()
         old = rollout.supervisor
@@ -169,13 +182,13 @@ def test_one_deploy_at_a_time_then_the_new_release_keeps_the_web_port(tmp_path: 
     asyncio.run(scenario())
 
 
-def test_deploy_of_an_unchanged_project_keeps_the_instances(tmp_path: Path) -> None:
+def test_deploy_of_an_unchanged_project_keeps_the_instances(tmp_path: Path, isolation: Isolation) -> None:
     """Same plan, same trees: the deploy says nothing changed and stops nothing."""
     first, same = FakeDeployment("t1"), FakeDeployment("t1")
 
     async def scenario() -> None:
         plan = plan_with("exec sleep 1000")
-        rollout, _ = make_rollout(tmp_path, first, [same], [plan, plan])
+        rollout, _ = make_rollout(isolation, tmp_path, first, [same], [plan, plan])
         rollout.start()
         supervisor = rollout.supervisor
         before = await running(supervisor)
@@ -187,7 +200,7 @@ def test_deploy_of_an_unchanged_project_keeps_the_instances(tmp_path: Path) -> N
     asyncio.run(scenario())
 
 
-def test_a_redeploy_frees_the_release_it_replaced(tmp_path: Path) -> None:
+def test_a_redeploy_frees_the_release_it_replaced(tmp_path: Path, isolation: Isolation) -> None:
     """The replaced supervisor (its runners, their outputs: reference cycles) is freed when the
     redeploy ends, not at the interpreter's next full collection (bench/soak.py saw a supervisor
     grow by ~0.5 MB per redeploy of 200 instances). Automatic collection is off here, so only
@@ -195,7 +208,7 @@ def test_a_redeploy_frees_the_release_it_replaced(tmp_path: Path) -> None:
     first = FakeDeployment("t1")
 
     async def scenario() -> None:
-        rollout, _ = make_rollout(tmp_path, first, [], [plan_with("exec sleep 1000")])
+        rollout, _ = make_rollout(isolation, tmp_path, first, [], [plan_with("exec sleep 1000")])
         rollout.start()
         await running(rollout.supervisor)
         old = weakref.ref(rollout.supervisor)

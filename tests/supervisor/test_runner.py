@@ -268,7 +268,9 @@ def test_out_of_memory_kill_is_reported_as_such(tmp_path: Path) -> None:
     """A process over its memory limit is reported as killed by the kernel for memory (with cgroups)."""
     from sunup.isolation import Limits, open_isolation
 
-    if "memory" not in open_isolation(tmp_path / "probe").enforced:
+    probe = open_isolation(tmp_path / "probe")
+    probe.close()
+    if "memory" not in probe.enforced:
         pytest.skip("memory limits need cgroups here")
     hog = f"{sys.executable} -c 'x = bytearray(256 * 1024 * 1024); x[::4096] = b\"x\" * len(x[::4096])'"
     spec = replace(instance_spec(hog, tmp_path), limits=Limits(memory_mb=64))
