@@ -178,7 +178,8 @@ def zombies_of(parent: int) -> int:
 
 def sample(project: Project, pid: int, deploying: bool) -> Sample:
     members = {p for p in project.members() if (proc := read_proc(p)) is not None and proc.alive}
-    marked = {p.pid for p in project.tracker.scan()} - {pid}
+    # The supervisor and its watchdog (`sunup-enter w PID ...`) run outside the instances' cgroups.
+    marked = {p.pid for p in project.tracker.scan() if p.cmdline[1:3] != ("w", str(pid))} - {pid}
     proc = read_proc(pid)
     try:
         fds = len(os.listdir(f"/proc/{pid}/fd"))

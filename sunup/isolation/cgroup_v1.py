@@ -94,6 +94,10 @@ class CgroupV1Isolation:
     def location(self) -> str:
         return ", ".join(str(p) for p in dict.fromkeys(self._tops.values()))
 
+    @property
+    def tops(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in dict.fromkeys(self._tops.values()))
+
     def prepare(self, instance_id: str, limits: Limits | None = None) -> CgroupV1Group:
         name = cgroupfs.instance_dir_name(instance_id)
         group = CgroupV1Group(instance_id, {c: top / name for c, top in self._tops.items()}, limits)

@@ -116,6 +116,10 @@ class CgroupV2Isolation:
     def location(self) -> str:
         return str(self._top)
 
+    @property
+    def tops(self) -> tuple[str, ...]:
+        return (str(self._top),)
+
     def prepare(self, instance_id: str, limits: Limits | None = None) -> CgroupV2Group:
         group = CgroupV2Group(instance_id, self._top / cgroupfs.instance_dir_name(instance_id), limits)
         try:

@@ -158,6 +158,12 @@ class Isolation(Protocol):
         """Where the groups live, for messages (a cgroup folder, or the tag of the fallback)."""
         ...
 
+    @property
+    def tops(self) -> tuple[str, ...]:
+        """The cgroup folders holding one folder per group (empty for the fallback): what the
+        supervisor's watchdog empties if the supervisor dies."""
+        ...
+
     def prepare(self, instance_id: str, limits: Limits | None = None) -> InstanceCgroup:
         """An empty group for the instance with `limits` applied; call it before every start.
 

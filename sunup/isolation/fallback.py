@@ -116,6 +116,10 @@ class ProcessTreeIsolation:
     def location(self) -> str:
         return f"processes with {TAG_VARIABLE}={self._top}/<instance>"
 
+    @property
+    def tops(self) -> tuple[str, ...]:
+        return ()
+
     def prepare(self, instance_id: str, limits: Limits | None = None) -> ProcessTreeGroup:
         group = ProcessTreeGroup(instance_id, f"{self._top}/{instance_id}", limits, self._census)
         if self._leftovers is None:

@@ -18,6 +18,13 @@ same order, the same messages); then PR_SET_PDEATHSIG=SIGKILL, and the exec of P
 failing step writes ``sunup: could not ...`` to stderr and exits with status 125; a PROGRAM
 that cannot run exits 127 (not found) or 126, as a shell would. With ``SUNUP_ENTER_NOFILE`` in
 its environment, it first sets that soft open-file limit and removes the variable.
+
+    sunup-enter w SUPERVISOR_PID TOP...
+
+The watchdog mode (`start_watchdog`): it waits for its parent, the supervisor, to die
+(PR_SET_PDEATHSIG), then SIGKILLs every process of every group under each TOP cgroup folder, pass
+after pass until a pass finds none. A supervisor that ends normally has stopped everything and
+kills its watchdog first; one that is SIGKILLed leaves nothing running behind it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from sunup.mounts.namespace import Mode, NamespaceSetup
 
 SOURCE = r"""
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,6 +53,7 @@ SOURCE = r"""
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail(const char *what, const char *path) {
@@ -62,8 +71,46 @@ static int put(const char *file, const char *text) {
     return written == size ? 0 : -1;
 }
 
+static int kill_pass(int tops, char **top) {
+    int found = 0;
+    for (int t = 0; t < tops; t++) {
+        DIR *folder = opendir(top[t]);
+        if (!folder) continue;
+        struct dirent *entry;
+        while ((entry = readdir(folder))) {
+            if (entry->d_type != DT_DIR || entry->d_name[0] == '.') continue;
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s/cgroup.procs", top[t], entry->d_name);
+            FILE *procs = fopen(path, "re");
+            if (!procs) continue;
+            int pid;
+            while (fscanf(procs, "%d", &pid) == 1)
+                if (pid > 0 && kill(pid, SIGKILL) == 0) found = 1;
+            fclose(procs);
+        }
+        closedir(folder);
+    }
+    return found;
+}
+
+static int watch(int argc, char **argv) {
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &wanted, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid() == (pid_t)atoi(argv[2])) {
+        int received;
+        sigwait(&wanted, &received);
+    }
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    for (int pass = 0; pass < 400 && kill_pass(argc - 3, argv + 3); pass++) nanosleep(&pause, NULL);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     pid_t parent = getppid();
+    if (argc >= 3 && strcmp(argv[1], "w") == 0) return watch(argc, argv);
     if (argc < 10) {
         fprintf(stderr, "usage: sunup-enter MODE KEPT UID GID APP N [SRC DST]... C [PROCS]... -- ARGV\n");
         return 125;
@@ -176,3 +223,26 @@ def helper_argv(helper: Path, setup: NamespaceSetup, argv: list[str], join: Sequ
     mode = "u" if setup.mode is Mode.USER else "m"
     head = [str(helper), mode, str(setup.kept_flags), str(setup.uid), str(setup.gid), setup.app_dir]
     return [*head, str(len(setup.binds)), *binds, str(len(join)), *join, "--", *argv]
+
+
+def start_watchdog(helper: Path, tops: Sequence[str]) -> subprocess.Popen[bytes] | None:
+    """The watchdog of this process (see the module doc) over the cgroup folders `tops`; None
+    when it cannot start. Stop it with `stop_watchdog` before a normal exit."""
+    if not tops:
+        return None
+    try:
+        return subprocess.Popen(
+            [str(helper), "w", str(os.getpid()), *tops],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        return None
+
+
+def stop_watchdog(watchdog: subprocess.Popen[bytes]) -> None:
+    """End the watchdog without letting it act (the supervisor stopped everything itself)."""
+    watchdog.kill()
+    watchdog.wait()

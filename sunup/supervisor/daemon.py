@@ -34,6 +34,7 @@ from sunup.deploy.progress import Relay
 from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
 from sunup.errors import SunupError
 from sunup.isolation import Isolation, open_isolation
+from sunup.mounts.helper import compile_helper, start_watchdog, stop_watchdog
 from sunup.mounts.layout import open_layout
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.child import raise_open_file_limit
@@ -143,6 +144,12 @@ async def serve(
         stale = isolation.clear_stale()
         if stale:
             say(f"cleared {', '.join(stale)}: left by a previous sunup that did not stop")
+        # If this process is killed, its watchdog kills every process of its cgroups (instances'
+        # background children, servers, hooks): nothing runs on unsupervised. Stopped last.
+        helper = compile_helper(state.root) if isolation.tops else None
+        watchdog = start_watchdog(helper, isolation.tops) if helper is not None else None
+        if watchdog is not None:
+            cleanup.callback(stop_watchdog, watchdog)
         write_shims(state.bin, sys.executable)
         state.run.mkdir(exist_ok=True)
         layout = open_layout(state.root, plan)
