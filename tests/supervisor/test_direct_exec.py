@@ -3,10 +3,7 @@ still in its cgroup and its read-only namespace; a missing program says so as a 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from sunup.supervisor.events import ExitedEvent
 from sunup.supervisor.launch import direct_argv
 from sunup.supervisor.shellcommand import plain_words
 from sunup.supervisor.testing import instance_spec
+from tests.cli.test_runtime_commands import ps, sunup
 from tests.supervisor.harness import run, supervising, until
 
 CONFIG = """\
@@ -59,39 +57,20 @@ def test_direct_argv_needs_no_pre_start_and_no_environment_file(tmp_path: Path) 
     assert direct_argv(spec) is None
 
 
-def _sunup(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SUNUP_STOP_GRACE": "1", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "sunup", *args],
-        check=False,
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def running(make_project: Callable[..., Path]) -> Iterator[Path]:
     project = make_project({".upsun/config.yaml": CONFIG})
-    started = _sunup(project, "up", "-d", "--settle", "0")
+    started = sunup(project, "up", "-d", "--settle", "0")
     try:
         assert started.returncode == 0, started.stderr
         yield project
     finally:
-        _sunup(project, "down")
-
-
-def _instances(project: Path) -> dict[str, dict[str, object]]:
-    done = _sunup(project, "ps", "--json")
-    assert done.returncode == 0, done.stderr
-    return {entry["name"]: entry for entry in json.loads(done.stdout)}
+        sunup(project, "down")
 
 
 @pytest.mark.slow
 def test_plain_start_command_runs_without_a_shell_in_its_cgroup_and_namespace(running: Path) -> None:
-    pid = _instances(running)["web.0"]["pid"]
+    pid = ps(running)["web.0"]["pid"]
     assert isinstance(pid, int)
     assert Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x0036031\x00"
     supervisor = int(Path(f"/proc/{pid}/status").read_text().split("PPid:")[1].split()[0])
@@ -111,13 +90,13 @@ def test_plain_start_command_runs_without_a_shell_in_its_cgroup_and_namespace(ru
 def test_a_missing_program_is_reported_like_a_shell_does(make_project: Callable[..., Path]) -> None:
     project = make_project({".upsun/config.yaml": MISSING})
     try:
-        started = _sunup(project, "up", "-d")
+        started = sunup(project, "up", "-d")
         assert started.returncode == 1, started.stderr
         assert "web.0 did not stay up: exit status 127" in started.stderr, started.stderr
         assert "sunup: no-such-program-36031: command not found" in started.stderr, started.stderr
         assert "Traceback" not in started.stderr
     finally:
-        _sunup(project, "down")
+        sunup(project, "down")
 
 
 def test_an_instance_inherits_no_descriptor_of_the_supervisor(tmp_path: Path) -> None:
