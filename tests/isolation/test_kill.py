@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+from sunup.isolation.deadline import Deadline
 from tests.isolation.conftest import Harness, gone, read_line
 
 #: Three processes: a `setsid` escapee, an orphaned (double-forked) grandchild, and the main one.
@@ -17,8 +18,9 @@ def test_pids_lists_the_escapee_the_orphan_and_the_main_process(harness: Harness
     """pids() finds a setsid escapee and a double-forked grandchild besides the main process."""
     group = harness.prepare()
     child = harness.start_ready(group, ESCAPEES)
+    # "ready" may come before the subshell has forked its sleep: wait for it, bounded.
+    assert Deadline(10).until(lambda: len(group.pids()) == 3), f"found {group.pids()}"
     pids = group.pids()
-    assert len(pids) == 3
     assert child.pid in pids
     assert not group.empty()
 
