@@ -105,6 +105,11 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
     In the foreground, every instance's output is shown prefixed with its name; Ctrl-C stops
     everything gracefully (twice: at once).
     """
+    import gc
+
+    # Starting makes many objects and no garbage: the collector is off until the instances are
+    # started (`serve` turns it on again); its passes were ~5 % of the start of 200 instances.
+    gc.disable()
     from sunup.project import load_plan
     from sunup.supervisor.settings import SupervisorSettings
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -124,6 +125,7 @@ async def serve(
             reload[0]()
 
     async with contextlib.AsyncExitStack() as cleanup:
+        cleanup.callback(gc.enable)
         cleanup.callback(lock.release)
         log = EventLog(state.supervisor_log, len(plan.apps) > 1, settings.log_limit)
         cleanup.callback(log.close)
@@ -249,6 +251,7 @@ async def serve(
         cleanup.push_async_callback(server.close)
         if not done.is_set():
             rollout.start()
+            gc.enable()  # off from `sunup up` until here (`up`): a start makes objects, no garbage
             ready()
             await done.wait()
         log.say("stopping every instance")
