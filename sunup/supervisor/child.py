@@ -87,10 +87,11 @@ def _giving_back_nofile(step: Callable[[], None] | None) -> Callable[[], None] |
 
 def dying_with_parent(argv: Sequence[str]) -> tuple[list[str], Callable[[], None] | None]:
     """`argv` and the `preexec_fn` that make it get SIGKILL when the process (thread) starting it
-    dies: `setpriv --pdeathsig KILL` when the machine has it, else a `preexec_fn`."""
+    dies: `setpriv --pdeathsig KILL` when the machine has it, else a `preexec_fn`; either way
+    with the open-file limit sunup was started with (builds, hooks, crons)."""
     if _SETPRIV is not None:
-        return [_SETPRIV, "--pdeathsig", "KILL", *argv], None
-    return list(argv), _pdeathsig_preexec()
+        return [_SETPRIV, "--pdeathsig", "KILL", *argv], _giving_back_nofile(None)
+    return list(argv), _giving_back_nofile(_pdeathsig_preexec())
 
 
 def _pdeathsig_preexec() -> Callable[[], None]:

@@ -18,7 +18,7 @@ from sunup.control.client import ControlClient
 from sunup.mounts.helper import NOFILE_VARIABLE
 from sunup.supervisor import child
 from sunup.supervisor.settings import PIDS_VARIABLE
-from tests.faults.conftest import Project
+from tests.faults.conftest import Project, wait_for
 from tests.faults.test_misbehaving import down_leaves_nothing, instance_cgroups, pids_folder
 
 #: A web instance exec'd directly (by `sunup-enter` where it is built) and a worker run by a shell.
@@ -107,6 +107,36 @@ def test_the_supervisor_raises_its_open_file_limit_and_instances_get_the_origina
         pid = rows[name]["pid"]
         assert open_files(pid)[0] == SOFT, f"{name} has the supervisor's raised limit"
         assert NOFILE_VARIABLE not in environment(pid), f"{name} was given {NOFILE_VARIABLE}"
+    down_leaves_nothing(project, instance_cgroups(project))
+
+
+HOOKS = """\
+applications:
+  app:
+    type: "composable:25.05"
+    hooks:
+      build: "ulimit -Sn > {marks}/build"
+      deploy: "ulimit -Sn > {marks}/deploy"
+    web:
+      commands:
+        start: "sleep 36084"
+"""
+
+
+def test_builds_and_hooks_get_the_original_limit(faulty: Callable[[dict[str, str]], Project], tmp_path: Path) -> None:
+    """The build and the deploy hook, run by the supervisor after it raised its own limit, see
+    the soft limit sunup was started with, as the instances do."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard <= SOFT:
+        pytest.skip(f"the hard open-file limit ({hard}) leaves nothing to raise")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    project = faulty({".upsun/config.yaml": HOOKS.format(marks=marks)})
+    with soft_open_files(SOFT):
+        up(project)
+    wait_for(lambda: (marks / "deploy").exists() and (marks / "deploy").read_text().strip(), "the deploy hook")
+    assert (marks / "build").read_text().strip() == str(SOFT)
+    assert (marks / "deploy").read_text().strip() == str(SOFT)
     down_leaves_nothing(project, instance_cgroups(project))
 
 
