@@ -7,10 +7,12 @@ from them (docs/config-json.md).
 
     ProjectPlan
      ├── services: ServicePlan (type, version, endpoints)
+     ├── route_plans: RoutePlan (URL templates, upstream or redirect; spec §10)
      └── apps: AppPlan
           ├── hooks, crons, dependencies, build
           └── groups: GroupPlan (web first, then each worker)
                ├── commands, relationships, mounts, variables, access
+               ├── locations: LocationPlan (web only: `web.locations`, spec §11)
                └── resources (cpu, memory, count) and the static environment
 """
 
@@ -114,6 +116,71 @@ class ResourcesPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class RulePlan:
+    """A `rules` entry of a location: a regex on the request path whose values override the
+    location's (None: not set by the rule, the location's applies)."""
+
+    #: The regular expression as written (PCRE, as nginx reads it).
+    pattern: str
+    allow: bool | None = None
+    #: True, False, or a script path ("/index.php").
+    passthru: bool | str | None = None
+    scripts: bool | None = None
+    #: Seconds; -1: no caching headers; None: not set by the rule.
+    expires: int | None = None
+    headers: Mapping[str, str] = field(default_factory=frozen_map)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "allow": self.allow,
+            "passthru": self.passthru,
+            "scripts": self.scripts,
+            "expires": self.expires,
+            "headers": dict(self.headers),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LocationPlan:
+    """One `web.locations` entry (the legacy keys map onto one ``/`` location): spec §11."""
+
+    #: The URL path prefix, as written ("/", "/static"); the longest prefix wins.
+    path: str
+    #: The folder static files come from, relative to the app root, without slashes around
+    #: ("" = the app root itself); None: no static files (everything goes to the app).
+    root: str | None
+    #: True: send to the app; False: static only (404 when no file); a path ("/index.php"): that
+    #: script when no file matches.
+    passthru: bool | str = False
+    index: tuple[str, ...] = ()
+    #: Seconds static files may be cached (`Cache-Control: max-age`, `Expires`); -1: no headers.
+    expires: int = -1
+    #: Serve static files that no rule matched.
+    allow: bool = True
+    #: PHP: run `.php` files found under `root`.
+    scripts: bool = False
+    #: Added to static responses.
+    headers: Mapping[str, str] = field(default_factory=frozen_map)
+    request_buffering: bool = True
+    #: Bodies past this are refused with 413 (`request_buffering.max_request_size`, 250m).
+    max_request_size: int = 250 * 1024 * 1024
+    rules: tuple[RulePlan, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "passthru": self.passthru,
+            "index": list(self.index),
+            "expires": self.expires,
+            "allow": self.allow,
+            "scripts": self.scripts,
+            "headers": dict(self.headers),
+            "request_buffering": {"enabled": self.request_buffering, "max_request_size": self.max_request_size},
+            "rules": {r.pattern: r.to_json() for r in self.rules},
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class GroupPlan:
     """One instance group: the web instances of an app, or the instances of one worker."""
 
@@ -141,6 +208,10 @@ class GroupPlan:
     additional_hosts: Mapping[str, str] = field(default_factory=frozen_map)
     #: web only: tcp or unix.
     socket_family: str | None = None
+    #: web only: how the app's web server talks to the app: http, or fastcgi (PHP).
+    protocol: str | None = None
+    #: web only: `web.locations` (legacy keys mapped), longest path first.
+    locations: tuple[LocationPlan, ...] = ()
 
     @property
     def is_web(self) -> bool:
@@ -168,6 +239,8 @@ class GroupPlan:
             "firewall": dict(self.firewall),
             "additional_hosts": dict(self.additional_hosts),
             "socket_family": self.socket_family,
+            "protocol": self.protocol,
+            "locations": {loc.path: loc.to_json() for loc in self.locations},
         }
 
 
@@ -300,12 +373,124 @@ class ServicePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class CachePlan:
+    """A route's `cache` block, with the platform's defaults."""
+
+    enabled: bool = True
+    default_ttl: int = 0
+    cookies: tuple[str, ...] = ("*",)
+    headers: tuple[str, ...] = ("Accept", "Accept-Language")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "default_ttl": self.default_ttl,
+            "cookies": list(self.cookies),
+            "headers": list(self.headers),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectPathPlan:
+    """One `redirects.paths` entry of a route (partial redirects)."""
+
+    #: The path as written, or a regex when `regexp`.
+    path: str
+    #: Target: a path, a URL, or a URL template ({default}); with `regexp`, may use \1...
+    to: str
+    regexp: bool = False
+    prefix: bool = True
+    append_suffix: bool = True
+    code: int = 301
+    #: Seconds the redirect may be cached; None: the route's `redirects.expires`, else none.
+    expires: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "to": self.to,
+            "regexp": self.regexp,
+            "prefix": self.prefix,
+            "append_suffix": self.append_suffix,
+            "code": self.code,
+            "expires": self.expires,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """One route, its URL still a template (`original_url`): spec §10. Resolving the template to
+    local URLs (domain, ports) is `sunup.plan.routes.local_routes`, with the host facts."""
+
+    #: The key as written: ``https://{default}/``, ``http://www.{default}/api/``.
+    original_url: str
+    #: ``https`` or ``http``.
+    scheme: str
+    #: The host part as written: ``{default}``, ``api.{default}``, ``{all}``, ``example.com``.
+    host: str
+    #: The path part, starting and ending with "/" (``/`` or ``/api/``).
+    path: str
+    #: ``upstream`` or ``redirect``.
+    type: str
+    #: The app it sends to (``app``, without ``:http``); upstream routes only.
+    upstream: str | None = None
+    #: The redirect's target as written (a URL or a template); redirect routes only.
+    to: str | None = None
+    #: The redirect's status (301, 302, 307, 308).
+    code: int = 301
+    id: str | None = None
+    #: Exactly one route of a project is primary (the `primary: true` one, else the first
+    #: upstream route on ``{default}``).
+    primary: bool = False
+    attributes: Mapping[str, str] = field(default_factory=frozen_map)
+    cache: CachePlan = field(default_factory=CachePlan)
+    ssi: bool = False
+    #: `redirects.expires` in seconds (None: not set).
+    redirects_expires: int | None = None
+    redirects: tuple[RedirectPathPlan, ...] = ()
+    #: `tls` as written (with `strict_transport_security` as the platform shows it).
+    tls: Mapping[str, Any] = field(default_factory=frozen_map)
+    #: Made by the platform, not written: the http twin of an https-only route, or the default
+    #: route of a project without routes.
+    generated: bool = False
+
+    @property
+    def hsts(self) -> Mapping[str, Any]:
+        """`tls.strict_transport_security` ({} when not set)."""
+        found = self.tls.get("strict_transport_security")
+        return found if isinstance(found, Mapping) else {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "original_url": self.original_url,
+            "type": self.type,
+            "upstream": self.upstream,
+            "to": self.to,
+            "code": self.code,
+            "id": self.id,
+            "primary": self.primary,
+            "attributes": dict(self.attributes),
+            "cache": self.cache.to_json(),
+            "ssi": {"enabled": self.ssi},
+            "redirects": {
+                "expires": self.redirects_expires,
+                "paths": {r.path: r.to_json() for r in self.redirects},
+            },
+            "tls": dict(self.tls),
+            "generated": self.generated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectPlan:
     #: ``upsun`` (.upsun/) or ``platform`` (legacy .platform files).
     format: str
     apps: tuple[AppPlan, ...]
     services: tuple[ServicePlan, ...]
+    #: `routes` as written (what `sunup config --json` shows).
     routes: Mapping[str, Any] = field(default_factory=frozen_map)
+    #: The routes resolved (defaults applied, the http twins of https-only routes and the
+    #: platform's default route added): what the router serves.
+    route_plans: tuple[RoutePlan, ...] = ()
 
     def app(self, name: str) -> AppPlan | None:
         return next((a for a in self.apps if a.name == name), None)
