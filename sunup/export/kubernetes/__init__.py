@@ -24,6 +24,16 @@ from sunup.plan.model import ProjectPlan, frozen_map
 
 #: The image of an app when `--image` is not given: one image per build, named by tree id.
 DEFAULT_IMAGE = "sunup/{app}:{tree}"
+#: Where the built app lives in the image (PLATFORM_APP_DIR); mounts are under it.
+APP_DIR = "/app"
+#: The port a web pod listens on (`sunup run-instance` serves `web.locations` there; the app
+#: itself binds its own PORT inside the pod, as on the platform). Named ``http`` in the objects.
+HTTP_PORT = 8080
+#: The uid / gid the containers run as (never root; the image's files belong to root, read-only).
+RUN_AS_USER = 10000
+#: The container command of every instance: sunup runs the instance (``.environment``, signals,
+#: restarts, logs) as PID 1's child: ``sunup run-instance --app APP --group GROUP``.
+RUN_INSTANCE = ("sunup", "run-instance")
 
 
 class ServicesMode(enum.Enum):
@@ -67,4 +77,15 @@ def export_project(plan: ProjectPlan, options: ExportOptions | None = None) -> E
     return build_export(plan, options or ExportOptions())
 
 
-__all__ = ["DEFAULT_IMAGE", "Export", "ExportOptions", "ServicesMode", "export_project", "image_name"]
+__all__ = [
+    "APP_DIR",
+    "DEFAULT_IMAGE",
+    "HTTP_PORT",
+    "RUN_AS_USER",
+    "RUN_INSTANCE",
+    "Export",
+    "ExportOptions",
+    "ServicesMode",
+    "export_project",
+    "image_name",
+]
