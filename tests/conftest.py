@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from sunup.supervisor.statedir import DEFAULT_STATE_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 #: The corpus of real configurations lives beside the repository (../shared), never copied in.
 SHARED = Path(os.environ.get("SUNUP_SHARED_DIR", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus" / "upsun-configs"
 EXAMPLES = REPO / "examples"
+
+
+#: Never part of a project's files: sunup's state folder (what a user's `sunup up` left in
+#: examples/: builds, logs, service data, a live control socket), git's, Python's caches.
+NOT_PROJECT_FILES = (DEFAULT_STATE_DIR, ".git", "__pycache__")
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    """Copy the project files at `source` to `target` (which must not exist) and return `target`.
+
+    Tests copy examples/ and corpus projects with this, never with a bare `copytree`: what a
+    user's run left in the tree must not slow a test down, fail it, or change what it reads.
+    """
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(*NOT_PROJECT_FILES))
+    return target
 
 
 def project_maker(base: Path) -> Callable[..., Path]:
@@ -28,6 +46,13 @@ def project_maker(base: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def seed_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of examples/workers, its project files only: tests that read the seed's state
+    folder (local resource settings, the schema cache) see none a user's run left there."""
+    return copy_project(EXAMPLES / "workers", tmp_path_factory.mktemp("seed") / "workers")
 
 
 @pytest.fixture

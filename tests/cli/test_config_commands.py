@@ -8,10 +8,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import EXAMPLES
-
-SEED = EXAMPLES / "workers"
-
 
 def sunup(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -35,9 +31,9 @@ def test_version_and_help() -> None:
         assert command in helped.stdout
 
 
-def test_validate_seed_example_is_valid() -> None:
+def test_validate_seed_example_is_valid(seed_example: Path) -> None:
     """The seed example validates with exit status 0 and a one-line summary."""
-    result = sunup("-C", str(SEED), "validate")
+    result = sunup("-C", str(seed_example), "validate")
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stderr and "2 workers" in result.stderr
 
@@ -96,9 +92,9 @@ def test_validate_json_lists_diagnostics(make_project: Callable[..., Path]) -> N
     assert [(d["code"], d["line"], d["column"]) for d in document["diagnostics"]] == [("unknown-runtime", 3, 11)]
 
 
-def test_config_shows_effective_worker_configuration() -> None:
+def test_config_shows_effective_worker_configuration(seed_example: Path) -> None:
     """`config --worker mail` shows mail's own TYPE, only rabbitmq, and no mounts."""
-    result = sunup("-C", str(SEED), "config", "--worker", "mail")
+    result = sunup("-C", str(seed_example), "config", "--worker", "mail")
     assert result.returncode == 0, result.stderr
     assert "app--mail" in result.stdout
     assert "rabbitmq -> rabbitmq:rabbitmq" in result.stdout
@@ -107,9 +103,9 @@ def test_config_shows_effective_worker_configuration() -> None:
     assert "TYPE=worker" in result.stdout
 
 
-def test_config_unknown_worker_is_a_usage_error() -> None:
+def test_config_unknown_worker_is_a_usage_error(seed_example: Path) -> None:
     """An unknown worker name exits 2 and suggests the closest one."""
-    result = sunup("-C", str(SEED), "config", "--worker", "queu")
+    result = sunup("-C", str(seed_example), "config", "--worker", "queu")
     assert result.returncode == 2
     assert "no worker 'queu'" in result.stderr and "did you mean 'queue'?" in result.stderr
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from sunup.cli.output import render_diagnostic
 from sunup.config import read_config
 from sunup.config.loader import LoadedConfig
 from sunup.plan.resolve import HostFacts, resolve_project
-from tests.conftest import CORPUS, EXAMPLES
+from tests.conftest import CORPUS, EXAMPLES, copy_project
 
 #: Valid corpus projects used as starting points: Upsun files with workers, several apps,
 #: PostgreSQL, an `!include`, and the legacy Platform.sh files.
@@ -240,7 +242,7 @@ def test_mutated_configuration_gives_diagnostics_never_an_exception(data: st.Dat
         raw = mutate_text(data, raw.decode("utf-8", errors="replace"))
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp) / "project"
-        shutil.copytree(seed.root, root, symlinks=True)
+        copy_project(seed.root, root)
         (root / file).write_bytes(raw)
         loaded = check_diagnostics_only(root)
     codes = sorted({d.code for d in loaded.diagnostics.errors})
@@ -255,3 +257,23 @@ def test_seed_example_cut_at_every_byte_gives_diagnostics_only(tmp_path: Path) -
     for cut in range(len(raw) + 1):
         config.write_bytes(raw[:cut])
         check_diagnostics_only(tmp_path)
+
+
+def test_a_users_state_folder_is_not_copied_with_a_seed(tmp_path: Path) -> None:
+    """A seed with a large `.sunup/` left by a user's run (thousands of files, a control socket) copies fast, without it."""
+    example = tmp_path / "workers"
+    shutil.copytree(EXAMPLES / "workers", example, ignore=shutil.ignore_patterns(".sunup", "__pycache__"))
+    state = example / ".sunup"
+    for index in range(4000):  # what `sunup up` leaves: builds, logs, service data
+        folder = state / "builds" / f"b{index // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{index}").write_bytes(b"x" * 512)
+    with socket.socket(socket.AF_UNIX) as control:  # a supervisor still running: its control socket
+        control.bind(str(state / "control.sock"))
+        started = time.monotonic()
+        copy = copy_project(example, tmp_path / "copy")
+        elapsed = time.monotonic() - started
+    assert not (copy / ".sunup").exists(), "the state folder was copied"
+    assert (copy / ".upsun" / "config.yaml").is_file() and (copy / "web.py").is_file()
+    assert elapsed < 1.0, f"copying the seed took {elapsed:.1f} s"
+    assert not check_diagnostics_only(copy).diagnostics.has_errors()

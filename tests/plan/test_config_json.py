@@ -18,7 +18,6 @@ from sunup.project import load_plan
 from tests.plan import golden
 
 DOC = golden.REPO / "docs" / "config-json.md"
-SEED = golden.REPO / "examples" / "workers"
 #: The JSON types the tables' "type" column names.
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -131,18 +130,18 @@ def test_version_is_one() -> None:
     assert all(obj["version"] == 1 for kind, obj in OBJECTS if kind == "document")
 
 
-def test_cli_prints_the_document_deterministically() -> None:
+def test_cli_prints_the_document_deterministically(seed_example: Path) -> None:
     """`sunup config --json` prints the plan's document, byte for byte the same on every run."""
-    first, second = _run("-C", str(SEED), "config", "--json"), _run("-C", str(SEED), "config", "--json")
+    first, second = _run("-C", str(seed_example), "config", "--json"), _run("-C", str(seed_example), "config", "--json")
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
-    _, plan = load_plan(SEED)
+    _, plan = load_plan(seed_example)
     assert json.loads(first.stdout) == config_document(plan, select_groups(plan))
 
 
-def test_selection_narrows_groups_and_keeps_every_service() -> None:
+def test_selection_narrows_groups_and_keeps_every_service(seed_example: Path) -> None:
     """`--worker mail` leaves only mail in `groups`; `services` still lists every service."""
-    result = _run("-C", str(SEED), "config", "--json", "--worker", "app--mail")
+    result = _run("-C", str(seed_example), "config", "--json", "--worker", "app--mail")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert list(document["apps"]) == ["app"]
@@ -159,19 +158,19 @@ def test_apps_without_a_selected_group_are_left_out() -> None:
     assert list(document["services"]) == ["database"]
 
 
-def test_order_of_names_follows_the_configuration() -> None:
+def test_order_of_names_follows_the_configuration(seed_example: Path) -> None:
     """Groups come web first, then workers in file order; relationships and mounts in file order."""
-    document = json.loads(_run("-C", str(SEED), "config", "--json").stdout)
+    document = json.loads(_run("-C", str(seed_example), "config", "--json").stdout)
     app = document["apps"]["app"]
     assert list(app["groups"]) == ["web", "queue", "mail"]
     assert list(app["groups"]["queue"]["relationships"]) == ["mysql", "rabbitmq"]
 
 
-def test_errors_print_no_json(tmp_path: Path) -> None:
+def test_errors_print_no_json(tmp_path: Path, seed_example: Path) -> None:
     """An invalid project exits 3 and an unknown worker exits 2, with nothing on stdout."""
     (tmp_path / ".upsun").mkdir()
     (tmp_path / ".upsun" / "config.yaml").write_text("applications:\n  app:\n    type: python:3.12\n    bogus: 1\n")
     invalid = _run("-C", str(tmp_path), "config", "--json")
     assert (invalid.returncode, invalid.stdout) == (3, "")
-    unknown = _run("-C", str(SEED), "config", "--json", "--worker", "nope")
+    unknown = _run("-C", str(seed_example), "config", "--json", "--worker", "nope")
     assert (unknown.returncode, unknown.stdout) == (2, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,6 @@ from sunup.plan.relationships import (
     variable_value,
 )
 from sunup.project import load_plan
-from tests.conftest import EXAMPLES
 
 ACCESS = {
     ("mysql", "mysql"): Credentials("127.0.0.1", 41001, "mysql", "pw1", "main"),
@@ -27,8 +27,8 @@ ACCESS = {
 
 
 @pytest.fixture(scope="module")
-def seed() -> ProjectPlan:
-    return load_plan(EXAMPLES / "workers")[1]
+def seed(seed_example: Path) -> ProjectPlan:
+    return load_plan(seed_example)[1]
 
 
 @pytest.mark.parametrize(
