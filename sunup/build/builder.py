@@ -108,7 +108,7 @@ def build_app(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:
         _log(log, f"Building application '{app.name}' (tree {tree})")
-        toolchain = toolchains.prepare(app, target / "toolchain", progress)
+        toolchain = toolchains.prepare(app, target / "toolchain", _logged(log, progress))
         for warning in toolchain.warnings:
             progress(f"warning: {warning}")
             _log(log, f"warning: {warning}")
@@ -260,6 +260,16 @@ def _run_step(steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping
     if status != 0:
         _log(log, f"{step} failed with exit status {status}")
         raise BuildFailure(app, step, status, list(tail), log_path)
+
+
+def _logged(log: IO[str], progress: Progress) -> Progress:
+    """`progress`, also writing each line to the build log."""
+
+    def say(line: str) -> None:
+        _log(log, line)
+        progress(line)
+
+    return say
 
 
 def _log(log: IO[str], line: str) -> None:
