@@ -22,6 +22,8 @@ UPSUN_DIR = ".upsun"
 LEGACY_APP_FILE = ".platform.app.yaml"
 LEGACY_DIR = ".platform"
 TOP_LEVEL_KEYS = ("applications", "services", "routes")
+#: Files of `.platform/` that make its folder a project root.
+_PROJECT_FILES = ("routes.yaml", "services.yaml", "applications.yaml")
 #: Folders never searched for legacy app files.
 _SKIP_DIRS = frozenset({"node_modules", "vendor", ".git", "__pycache__", ".venv", "venv"})
 
@@ -46,19 +48,40 @@ class LoadedConfig:
 
 
 def find_project_root(start: Path) -> Path:
-    """The closest folder at or above `start` holding `.upsun/` or legacy Platform.sh files."""
+    """The project at or above `start`: the repository root the platform would read.
+
+    The closest folder holding `.upsun/`, or a legacy `.platform/` folder (with `routes.yaml`,
+    `services.yaml` or `applications.yaml`, or beside `.git`), is the root: a multi-app
+    repository keeps its apps in sub-folders, each with its own `.platform.app.yaml`, so a
+    folder with only that file is the root only when no such folder is above it, or when it is
+    a git clone of its own (the walk does not leave a repository for another one above it).
+    """
     start = start.resolve()
+    lone_app: Path | None = None
     for folder in (start, *start.parents):
-        if (folder / UPSUN_DIR).is_dir() or (folder / LEGACY_APP_FILE).is_file():
+        if (folder / UPSUN_DIR).is_dir() or _is_platform_root(folder):
             return folder
-        if (folder / LEGACY_DIR).is_dir() and (folder / ".git").exists():
-            return folder
-        if (folder / LEGACY_DIR / "applications.yaml").is_file():
-            return folder
+        if lone_app is None and (folder / LEGACY_APP_FILE).is_file():
+            lone_app = folder
+        if lone_app is not None and (folder / ".git").exists():
+            break
+    if lone_app is not None:
+        return lone_app
     raise ProjectNotFoundError(
         f"no Upsun project in {start} or above it",
         hint="a project has a .upsun/ folder (or .platform.app.yaml); use -C DIR to point at one",
     )
+
+
+def _is_platform_root(folder: Path) -> bool:
+    """Whether `folder` holds the project-wide legacy files (a `.platform/` of an app's own
+    folder, such as `.platform/local/` of the Platform.sh CLI, does not count alone)."""
+    platform = folder / LEGACY_DIR
+    if not platform.is_dir():
+        return False
+    if (folder / ".git").exists():
+        return True
+    return any((platform / name).is_file() for name in _PROJECT_FILES)
 
 
 def _include_resolver(root: Path) -> Any:

@@ -8,6 +8,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from sunup.cli import main
+from sunup.config import read_config
+from sunup.errors import EXIT_INVALID_CONFIG, EXIT_OK
+from tests.config.test_corpus import KNOWN_INVALID
+from tests.conftest import CORPUS, copy_project
+
 
 def sunup(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -116,3 +124,38 @@ def test_config_of_invalid_project_prints_diagnostics(make_project: Callable[...
     result = sunup("-C", str(root), "config")
     assert result.returncode == 3
     assert ".upsun/config.yaml:4:5: error[unknown-key]" in result.stderr
+
+
+def _multi_app_roots() -> list[Path]:
+    """The shared corpus's legacy multi-app projects: `.platform/` at the root, no app file there."""
+    if not CORPUS.is_dir():
+        return []
+    return sorted(
+        p.parent.parent
+        for p in CORPUS.glob("**/.platform/routes.yaml")
+        if not (p.parent.parent / ".platform.app.yaml").is_file()
+    )
+
+
+MULTI_APP = _multi_app_roots()
+
+
+@pytest.mark.skipif(not MULTI_APP, reason=f"the shared corpus is not at {CORPUS}")
+@pytest.mark.parametrize("root", MULTI_APP, ids=[str(r.relative_to(CORPUS)) for r in MULTI_APP])
+def test_validate_and_config_work_in_a_multi_app_repository(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a multi-app legacy repository, `sunup validate` from its root and `sunup config` from an app's folder read every app."""
+    copy = copy_project(root, tmp_path / "repo")
+    known = KNOWN_INVALID.get(str(root.relative_to(CORPUS)))
+    expected = EXIT_INVALID_CONFIG if known else EXIT_OK
+    apps = sorted({p.parent for p in copy.rglob(".platform.app.yaml")}) or [copy]
+    for folder, command in ((copy, "validate"), (apps[-1], "config")):
+        monkeypatch.chdir(folder)
+        with pytest.raises(SystemExit) as exited:
+            main([command])
+        out = capsys.readouterr()
+        assert exited.value.code == expected, f"{command} from {folder.relative_to(tmp_path)}:\n{out.err}"
+        if not known and command == "validate":
+            count = len(read_config(copy).data["applications"])
+            assert f"({count} application" in out.err, out.err
