@@ -16,7 +16,7 @@ from typing import Any
 from sunup.config.catalog import SCHEMES, SQL_TYPES, default_endpoint, relationship_target
 from sunup.config.loader import LoadedConfig
 from sunup.config.mounts import canonical_source, normalize_mount_path
-from sunup.plan import environment, resources
+from sunup.plan import environment, locations, resources
 from sunup.plan.model import (
     AppPlan,
     CommandsPlan,
@@ -33,6 +33,7 @@ from sunup.plan.model import (
     ServicePlan,
     frozen_map,
 )
+from sunup.plan.routes import resolve_routes
 
 #: The keys a worker inherits from the app's top level unless it sets them (spec §2).
 INHERITED_KEYS = (
@@ -98,6 +99,7 @@ def resolve_project(loaded: LoadedConfig, facts: HostFacts) -> ProjectPlan:
         apps=apps,
         services=services,
         routes=frozen_map(data.get("routes") or {}),
+        route_plans=resolve_routes(data.get("routes") or {}, [app.name for app in apps]),
     )
 
 
@@ -235,6 +237,9 @@ def _web_view(app: Mapping[str, Any], web: Mapping[str, Any]) -> dict[str, Any]:
             view[key] = web[key]
     view["commands"] = web.get("commands")
     view["socket_family"] = (web.get("upstream") or {}).get("socket_family") or "tcp"
+    app_type, _ = _type_and_stack(app)
+    view["protocol"] = locations.web_protocol(app_type, web)
+    view["locations"] = locations.web_locations(web)
     return view
 
 
@@ -308,6 +313,8 @@ def _group(
         firewall=frozen_map(view.get("firewall") or {}),
         additional_hosts=frozen_map(view.get("additional_hosts") or {}),
         socket_family=view.get("socket_family") if kind is GroupKind.WEB else None,
+        protocol=view.get("protocol") if kind is GroupKind.WEB else None,
+        locations=view.get("locations") or () if kind is GroupKind.WEB else (),
     )
 
 

@@ -5,7 +5,8 @@ A case is a folder holding a project (``.upsun/`` or the legacy Platform.sh file
 ``expected.yaml`` is described in tests/data/golden/README.md; in short, mappings are partial
 (only the keys written are checked) except where a fact is a whole set:
 
-- ``apps``, ``services``, ``groups`` (in order), ``mounts``, ``crons``, ``endpoints``: the keys
+- ``apps``, ``services``, ``groups`` (in order), ``mounts``, ``crons``, ``endpoints``,
+  ``locations``, ``rules``: the keys
   written are all the keys there are; each value is checked partially;
 - ``relationships`` (written ``name: "service:endpoint"``), ``variables``, ``access``,
   ``platform_variables`` (the decoded PLATFORM_VARIABLES), ``privileges``, ``schemas``: equal;
@@ -33,7 +34,7 @@ GOLDEN = REPO / "tests" / "data" / "golden"
 FACTS = HostFacts(project="goldenproject1", project_entropy="0123456789abcdef0123456789abcdef")
 
 #: Mappings whose keys are the whole set (values checked partially).
-_KEY_SETS = frozenset({"apps", "services", "groups", "mounts", "crons", "endpoints"})
+_KEY_SETS = frozenset({"apps", "services", "groups", "mounts", "crons", "endpoints", "locations", "rules"})
 #: Values compared whole.
 _WHOLE = frozenset({"relationships", "variables", "access", "platform_variables", "privileges", "schemas"})
 

@@ -26,6 +26,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "list of strings": (list,),
     "null": (type(None),),
+    "boolean": (bool,),
 }
 
 
@@ -81,6 +82,11 @@ def _objects(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield "relationship", relationship
             for mount in group["mounts"].values():
                 yield "mount", mount
+            for location in group["locations"].values():
+                yield "location", location
+                yield "request_buffering", location["request_buffering"]
+                for rule in location["rules"].values():
+                    yield "rule", rule
     for service in document["services"].values():
         yield "service", service
         for endpoint in service["endpoints"].values():
@@ -114,7 +120,8 @@ def test_values_have_the_documented_types(name: str) -> None:
         for kind, obj in OBJECTS:
             if kind == name:
                 value = obj[key]
-                assert isinstance(value, allowed) and not isinstance(value, bool), (name, key, value)
+                assert isinstance(value, allowed), (name, key, value)
+                assert not isinstance(value, bool) or bool in allowed, (name, key, value)
 
 
 def test_list_values_hold_strings() -> None:
