@@ -73,3 +73,16 @@ def min_interval_minutes(expression: str, name: str) -> int | None:
         if current - _EPOCH > datetime.timedelta(days=8):
             break
     return None if shortest is None else int(shortest)
+
+
+def expand_hashes(expression: str, name: str) -> str:
+    """`expression` with every `H` field replaced by the values it stands for (the same as the
+    scheduler fires): ``H H/6 * * *`` for cron ``x`` → ``3 1,7,13,19 * * *``. Other fields stay."""
+    from croniter import croniter
+
+    fields = expression.split()
+    expanded, _ = croniter.expand(expression, hash_id=name.encode())
+    return " ".join(
+        ",".join(str(v) for v in values) if "h" in field.lower() else field
+        for field, values in zip(fields, expanded, strict=True)
+    )

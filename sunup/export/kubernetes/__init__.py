@@ -55,6 +55,16 @@ class ExportOptions:
     #: The tree id each app was built from, by app name (`sunup.build.tree`); an app missing here
     #: uses its plan's PLATFORM_TREE_ID.
     tree_ids: Mapping[str, str] = field(default_factory=frozen_map)
+    #: The StorageClass of the ReadWriteMany claims (storage mounts); None: the cluster's default.
+    storage_class: str | None = None
+    #: The project's password secret (`sunup.services.secret`); every endpoint's password is
+    #: derived from it as locally. Empty: placeholder passwords, with a warning.
+    secret: bytes = b""
+    #: The domain `{default}` stands for in routes; None: ``example.com``, with a warning.
+    domain: str | None = None
+    #: The host of each service run elsewhere (``--services external``, or a type sunup does
+    #: not run in the cluster), by service name; missing: ``<service>.external.invalid``.
+    external_hosts: Mapping[str, str] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True, slots=True)
