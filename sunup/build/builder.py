@@ -8,13 +8,14 @@ unchanged; a failing build hook raises `BuildFailure` and leaves earlier builds 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -30,7 +31,7 @@ from sunup.supervisor.child import dying_with_parent
 Progress = Callable[[str], None]
 #: Wraps a build command's argv so that it runs in a group of its own (`InstanceCgroup.join_argv`).
 Join = Callable[[Sequence[str]], list[str]]
-#: Builds kept per app (the newest ones); older ones are removed after a successful build.
+#: Builds kept per app (the last used ones, and the running one): `prune_builds`.
 KEEP_BUILDS = 3
 _COMPLETE = ".complete.json"
 
@@ -99,6 +100,8 @@ def build_app(
     recorded = _recorded(marker)
     if recorded is not None:
         progress(f"reusing the build {tree[:12]} of '{app.name}' (nothing changed)")
+        with contextlib.suppress(OSError):
+            os.utime(marker)  # used now: `prune_builds` keeps the last used ones
         return BuildResult(app.name, tree, target / "app", _toolchain_from(recorded), reused=True)
     if target.exists():
         shutil.rmtree(target)  # an interrupted build: start again
@@ -123,7 +126,6 @@ def build_app(
         _log(log, f"Build of '{app.name}' complete")
     # All at once, on the disk: a build killed here (or a full disk) has no marker or a whole one.
     write_atomically(marker, json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
-    _prune(builds_dir, keep=tree)
     return BuildResult(app.name, tree, app_dir, toolchain, reused=False)
 
 
@@ -302,12 +304,60 @@ def _toolchain_from(recorded: Mapping[str, object]) -> toolchains.Toolchain:
     )
 
 
-def _prune(builds_dir: Path, keep: str) -> None:
-    """Remove complete builds beyond the newest KEEP_BUILDS (never `keep`)."""
-    builds = sorted(
-        (p for p in builds_dir.iterdir() if (p / _COMPLETE).is_file() and p.name != keep),
-        key=lambda p: (p / _COMPLETE).stat().st_mtime,
-        reverse=True,
-    )
-    for old in builds[KEEP_BUILDS - 1 :]:
-        shutil.rmtree(old, ignore_errors=True)
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune_builds` removed: how many builds, and how many bytes of disk that freed."""
+
+    builds: int = 0
+    freed: int = 0
+
+    def describe(self) -> str:
+        """``pruned 2 old builds, freed 61 MB``."""
+        return f"pruned {self.builds} old build{'' if self.builds == 1 else 's'}, freed {_size(self.freed)}"
+
+
+def prune_builds(builds_dir: Path, keep: Iterable[str] = (), count: int = KEEP_BUILDS) -> Pruned:
+    """Remove the builds of `builds_dir` but the `count` last used (by their `.complete.json`'s
+    time, which a reuse renews) and those named in `keep` (the one just built, the running one);
+    an interrupted build (no `.complete.json`) not in `keep` goes too."""
+    kept = set(keep)
+    try:
+        folders = [p for p in builds_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return Pruned()
+    complete = [(marker.stat().st_mtime, p) for p in folders if (marker := p / _COMPLETE).is_file()]
+    complete.sort(key=lambda pair: pair[0], reverse=True)
+    kept.update(p.name for _, p in complete[:count])
+    removed, freed = 0, 0
+    for folder in folders:
+        if folder.name in kept:
+            continue
+        size = _disk_usage(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():
+            size -= _disk_usage(folder)
+        else:
+            removed += 1
+        freed += max(size, 0)
+    return Pruned(removed, freed)
+
+
+def _disk_usage(folder: Path) -> int:
+    """Bytes of disk the files and folders under `folder` use (each hard-linked file once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for parent, dirs, names in os.walk(folder):
+        for name in [*dirs, *names]:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(parent, name))
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_blocks * 512
+    return total
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.0f} {unit}" if count >= 10 * scale else f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"

@@ -1,6 +1,7 @@
 """One deployment of a project, in the platform's order (spec §3):
 
     build (once per tree; reused when unchanged)        `build()`, before anything stops
+    old builds pruned (the last used and the deployed kept)
     ... the supervisor stops old instances, starts services and every instance ...
     deploy hook on web instance 0 (only for a new tree) `after_start()`
     post_deploy hook on web instance 0 (every deploy)
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sunup.atomicfile import write_atomically
-from sunup.build.builder import BuildResult, build_app
+from sunup.build.builder import BuildResult, build_app, prune_builds
 from sunup.deploy.crons import CronScheduler
 from sunup.deploy.hooks import run_hook
 from sunup.deploy.namespace import Enter
@@ -79,6 +80,20 @@ class Deployment:
             finally:
                 if group is not None:
                     group.remove()
+        await self.prune()
+
+    async def prune(self) -> None:
+        """Remove each app's old builds but the last used ones, the new one and the deployed one,
+        saying how much that freed."""
+        deployed = self._deployed()
+        for app in self.plan.apps:
+            build = self.builds.get(app.name)
+            keep = {build.tree_id} if build is not None else set()
+            if deployed.get(app.name):
+                keep.add(deployed[app.name])
+            pruned = await asyncio.to_thread(prune_builds, self.state_root / "builds" / app.name, keep)
+            if pruned.builds:
+                self._progress(app.name)(pruned.describe())
 
     def _progress(self, app: str) -> Callable[[str], None]:
         prefix = f"{app} build: " if len(self.plan.apps) > 1 else "build: "
@@ -113,9 +128,13 @@ class Deployment:
         web_environment: Mapping[str, Mapping[str, str]],
         web_cwd: Mapping[str, Path],
         web_enter: Mapping[str, Enter] | None = None,
-    ) -> None:
-        """Hooks, then crons, on each app's web instance 0 (its environment, folder and namespace)."""
+    ) -> tuple[str, ...]:
+        """Hooks, then crons, on each app's web instance 0 (its environment, folder and namespace).
+
+        Returns the hooks that failed, each as ``<app>: the <hook> hook failed ...`` (the
+        deployment went on: crons started all the same)."""
         deployed = self._deployed()
+        failed: list[str] = []
         for app in self.plan.apps:
             env = web_environment.get(app.name)
             cwd = web_cwd.get(app.name)
@@ -126,11 +145,13 @@ class Deployment:
             build = self.builds.get(app.name)
             tree = build.tree_id if build else ""
             if app.hooks.deploy and deployed.get(app.name) != tree:
-                await self._hook(app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter)
+                failed += await self._hook(
+                    app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter
+                )
             deployed[app.name] = tree
             self._record(deployed)
             if app.hooks.post_deploy:
-                await self._hook(
+                failed += await self._hook(
                     app.name, "post_deploy", app.hooks.post_deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter
                 )
             if app.crons:
@@ -144,6 +165,7 @@ class Deployment:
                 )
                 scheduler.start()
                 self.crons[app.name] = scheduler
+        return tuple(failed)
 
     async def _hook(
         self,
@@ -155,14 +177,16 @@ class Deployment:
         cwd: Path,
         log_dir: Path,
         enter: Enter | None = None,
-    ) -> None:
+    ) -> list[str]:
+        """Run one hook, saying how it ended; [what failed] when it failed, else []."""
         self.say(f"{app}: running the {hook} hook on web.0")
         result = await run_hook(hook, script, environment=env, cwd=cwd, log_dir=log_dir, enter=enter)
         if result.ok:
             self.say(f"{app}: {result.describe()}")
-        else:
-            shown = "".join(f"\n    {line}" for line in result.tail)
-            self.say(f"warning: {app}: {result.describe()} (the deployment goes on); last lines:{shown}")
+            return []
+        shown = "".join(f"\n    {line}" for line in result.tail)
+        self.say(f"warning: {app}: {result.describe()} (the deployment goes on); last lines:{shown}")
+        return [f"{app}: {result.describe()}"]
 
     async def wait_for_crons(self) -> None:
         """Before instances stop: start no more crons and wait for running ones, saying so, as
