@@ -21,7 +21,7 @@ from sunup.errors import EXIT_OK, RuntimeFailure
 from sunup.supervisor.background import wait_exit
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.report import ps_table
-from sunup.supervisor.statedir import holder
+from sunup.supervisor.statedir import StateDir, holder
 
 #: How long one `deploy-progress` request waits for news (the supervisor caps it at 60 s).
 PROGRESS_WAIT = 30.0
@@ -57,16 +57,7 @@ def _follow(ctx: click.Context, command: str) -> int:
         supervisor = holder(state)
     try:
         started = _call(state, command)
-        number, after = started["deploy"], 0
-        while True:
-            page = _call(
-                state, "deploy-progress", limit=PROGRESS_WAIT + 30, deploy=number, after=after, wait=PROGRESS_WAIT
-            )
-            for line in page["lines"]:
-                _say(line)
-            after = page["next"]
-            if page["done"]:
-                break
+        page = show_progress(state, started["deploy"])
     except KeyboardInterrupt:
         output.warning(f"the {command} goes on in the supervisor", hint="see the instances with `sunup ps`")
         return 130
@@ -86,6 +77,21 @@ def _follow(ctx: click.Context, command: str) -> int:
     headers, rows = ps_table(_call(state, "ps"))
     output.table(headers, rows)
     return EXIT_OK
+
+
+def show_progress(state: StateDir, number: int) -> dict[str, Any]:
+    """Show the messages of deploy `number` as they come, until it ends; its last page (with its
+    `outcome`). Also how `sunup up -d` follows the first release's hooks (run 0)."""
+    after = 0
+    while True:
+        page: dict[str, Any] = _call(
+            state, "deploy-progress", limit=PROGRESS_WAIT + 30, deploy=number, after=after, wait=PROGRESS_WAIT
+        )
+        for line in page["lines"]:
+            _say(line)
+        after = page["next"]
+        if page["done"]:
+            return page
 
 
 @click.command()

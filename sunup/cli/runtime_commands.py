@@ -159,9 +159,28 @@ def _report_up(state: StateDir, settle: float) -> int:
             f"{len(failures)} instance{'s' if len(failures) != 1 else ''} failed to start: {names}",
             hint="sunup keeps restarting them (see `sunup ps`, `sunup logs`); `sunup down` stops everything",
         )
+    outcome = _wait_for_hooks(state)
     headers, rows = ps_table(report["instances"])
     output.table(headers, rows)
+    if outcome is not None and not outcome["ok"]:
+        raise RuntimeFailure(outcome["error"], hint=outcome["hint"])
     return EXIT_OK
+
+
+def _wait_for_hooks(state: StateDir) -> dict[str, Any] | None:
+    """Show the first release's deploy and post_deploy hooks as they run (as `sunup deploy`
+    does); their outcome, None when there are none to wait for."""
+    from sunup.cli.deploy_commands import show_progress
+    from sunup.deploy.rollout import FIRST_RUN
+
+    try:
+        outcome: dict[str, Any] = show_progress(state, FIRST_RUN)["outcome"]
+    except SelectionError:  # no run 0: this supervisor runs no hooks
+        return None
+    except KeyboardInterrupt:
+        output.warning("the hooks go on in the supervisor", hint="see them with `sunup logs deploy`")
+        raise
+    return outcome
 
 
 @click.command()

@@ -128,9 +128,13 @@ class Deployment:
         web_environment: Mapping[str, Mapping[str, str]],
         web_cwd: Mapping[str, Path],
         web_enter: Mapping[str, Enter] | None = None,
-    ) -> None:
-        """Hooks, then crons, on each app's web instance 0 (its environment, folder and namespace)."""
+    ) -> tuple[str, ...]:
+        """Hooks, then crons, on each app's web instance 0 (its environment, folder and namespace).
+
+        Returns the hooks that failed, each as ``<app>: the <hook> hook failed ...`` (the
+        deployment went on: crons started all the same)."""
         deployed = self._deployed()
+        failed: list[str] = []
         for app in self.plan.apps:
             env = web_environment.get(app.name)
             cwd = web_cwd.get(app.name)
@@ -141,11 +145,13 @@ class Deployment:
             build = self.builds.get(app.name)
             tree = build.tree_id if build else ""
             if app.hooks.deploy and deployed.get(app.name) != tree:
-                await self._hook(app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter)
+                failed += await self._hook(
+                    app.name, "deploy", app.hooks.deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter
+                )
             deployed[app.name] = tree
             self._record(deployed)
             if app.hooks.post_deploy:
-                await self._hook(
+                failed += await self._hook(
                     app.name, "post_deploy", app.hooks.post_deploy, env=env, cwd=cwd, log_dir=log_dir, enter=enter
                 )
             if app.crons:
@@ -159,6 +165,7 @@ class Deployment:
                 )
                 scheduler.start()
                 self.crons[app.name] = scheduler
+        return tuple(failed)
 
     async def _hook(
         self,
@@ -170,14 +177,16 @@ class Deployment:
         cwd: Path,
         log_dir: Path,
         enter: Enter | None = None,
-    ) -> None:
+    ) -> list[str]:
+        """Run one hook, saying how it ended; [what failed] when it failed, else []."""
         self.say(f"{app}: running the {hook} hook on web.0")
         result = await run_hook(hook, script, environment=env, cwd=cwd, log_dir=log_dir, enter=enter)
         if result.ok:
             self.say(f"{app}: {result.describe()}")
-        else:
-            shown = "".join(f"\n    {line}" for line in result.tail)
-            self.say(f"warning: {app}: {result.describe()} (the deployment goes on); last lines:{shown}")
+            return []
+        shown = "".join(f"\n    {line}" for line in result.tail)
+        self.say(f"warning: {app}: {result.describe()} (the deployment goes on); last lines:{shown}")
+        return [f"{app}: {result.describe()}"]
 
     async def wait_for_crons(self) -> None:
         """Before instances stop: start no more crons and wait for running ones, saying so, as

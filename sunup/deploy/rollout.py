@@ -58,7 +58,9 @@ class DeploymentSteps(Protocol):
         web_environment: Mapping[str, Mapping[str, str]],
         web_cwd: Mapping[str, Path],
         web_enter: Mapping[str, Enter] | None = None,
-    ) -> None: ...
+    ) -> Sequence[str] | None:
+        """Hooks and crons on web.0; the hooks that failed (None or empty: none)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -80,6 +82,10 @@ Deployments = Callable[[ProjectPlan, Callable[[str], None]], DeploymentSteps]
 Load = Callable[[], "tuple[LoadedConfig, ProjectPlan]"]
 
 
+#: The number of the first release's hooks (deploys count from 1).
+FIRST_RUN = 0
+
+
 class DeployBusyError(SunupError):
     """A deploy was asked for while another one runs."""
 
@@ -91,7 +97,8 @@ class Release:
         self.plan = plan
         self.deployment = deployment
         self.supervisor = supervisor
-        self.hooks: asyncio.Task[None] | None = None
+        #: The hooks after the start; its result: the hooks that failed (`DeploymentSteps.after_start`).
+        self.hooks: asyncio.Task[Sequence[str] | None] | None = None
         self._stopping: asyncio.Future[None] | None = None
         #: The groups the hooks and crons of each web.0 run in (`<instance key>.hooks`).
         self._hook_groups: list[InstanceCgroup] = []
@@ -138,10 +145,10 @@ class Release:
         environment: Mapping[str, Mapping[str, str]],
         cwd: Mapping[str, Path],
         enter: Mapping[str, Enter],
-    ) -> None:
+    ) -> Sequence[str] | None:
         runners = list(self.supervisor.runners.values())
         await self.supervisor.wait_for(lambda: all(r.status.state is not InstanceState.STARTING for r in runners))
-        await deployment.after_start(environment, cwd, enter)
+        return await deployment.after_start(environment, cwd, enter)
 
     def ports(self) -> dict[InstanceId, int]:
         return {i: r.spec.port for i, r in self.supervisor.runners.items() if r.spec.port is not None}
@@ -196,14 +203,36 @@ class Rollout:
         self.release = Release(plan, deployment, launch(plan, deployment, free_port))
         self.runs: dict[int, DeployRun] = {}
         self._task: asyncio.Task[None] | None = None
+        self._first: asyncio.Task[None] | None = None
 
     @property
     def supervisor(self) -> Supervisor:
         return self.release.supervisor
 
     def start(self) -> None:
-        """Start the first release."""
+        """Start the first release. Its hooks are run 0 (`FIRST_RUN`, kind ``up``), which
+        `sunup up -d` follows as `sunup deploy` follows a deploy: it fails when a hook failed."""
         self.release.start(self._relay)
+        hooks = self.release.hooks
+        if hooks is not None:
+            run = DeployRun(FIRST_RUN, "up")
+            self.runs[run.number] = run
+            self._relay.run = run
+            self._first = asyncio.ensure_future(self._follow_first(run, hooks))
+
+    async def _follow_first(self, run: DeployRun, hooks: asyncio.Future[Sequence[str] | None]) -> None:
+        """Finish run 0 as the first release's hooks end."""
+        try:
+            failed = await asyncio.shield(hooks)
+        except asyncio.CancelledError:
+            run.finish(DeployOutcome("the hooks were interrupted: the supervisor is stopping"))
+        except Exception as exc:  # a bug in the hooks' task: reported, the supervisor goes on
+            run.finish(DeployOutcome(f"the hooks failed: {type(exc).__name__}: {exc}"))
+        else:
+            run.finish(_hooks_outcome(failed))
+        finally:
+            if self._relay.run is run:
+                self._relay.run = None
 
     def crons(self) -> Mapping[str, CronScheduler]:
         """The cron schedulers of the running release, by app."""
@@ -295,7 +324,9 @@ class Rollout:
         say("starting the instances")
         release.start(say)
         if release.hooks is not None:
-            await asyncio.shield(release.hooks)
+            outcome = _hooks_outcome(await asyncio.shield(release.hooks))
+            if outcome.error is not None:
+                raise SunupError(outcome.error, hint=outcome.hint)
 
     async def close(self) -> None:
         """Interrupt a running deploy, then stop the running release."""
@@ -305,6 +336,22 @@ class Rollout:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.release.stop()
+        first, self._first = self._first, None
+        if first is not None:  # ends with the hooks, cancelled by the stop
+            await first
+
+
+def _hooks_outcome(failed: Sequence[str] | None) -> DeployOutcome:
+    """A deploy's outcome from the hooks that failed: it failed when one did (the instances run
+    on, as on the platform)."""
+    if not failed:
+        return DeployOutcome()
+    logs = [f"`sunup logs {kind}`" for hook, kind in _HOOK_LOGS if any(f"the {hook} hook " in f for f in failed)]
+    return DeployOutcome("; ".join(failed) + "; the instances keep running", hint=f"its output: {', '.join(logs)}")
+
+
+#: Each hook, and the `sunup logs` type of its log.
+_HOOK_LOGS = (("deploy", "deploy"), ("post_deploy", "post-deploy"))
 
 
 def project_loader(project_root: Path) -> Load:
