@@ -47,6 +47,18 @@ class LazyGroup(click.Group):
             self._load(family)
         return super().list_commands(ctx)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, with the closest command suggested for a misspelt one (a usage error, 2)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            from sunup.config.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, [n for names in FAMILIES.values() for n in names])
+            ctx.fail(f"No such command '{name}'" + (f": {hint}" if hint else "."))
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="sunup")
@@ -54,7 +66,7 @@ class LazyGroup(click.Group):
     "-C",
     "--project-dir",
     "project_dir",
-    type=click.Path(file_okay=False, path_type=str),
+    type=click.Path(exists=True, file_okay=False, path_type=str),  # a missing DIR: a usage error (2)
     default=None,
     help="Run as if sunup was started in DIR (the project is found at or above it).",
     metavar="DIR",
