@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
-from sunup.config import crons
+from sunup.config import crons, routing
 from sunup.config.catalog import default_endpoint, endpoints_of, relationship_target
 from sunup.config.diagnostics import Diagnostics, did_you_mean
 from sunup.config.mounts import canonical_source, normalize_mount_path
@@ -49,11 +49,7 @@ class _Checker:
         for name, app in self.apps.items():
             if isinstance(app, dict):
                 self.check_app(name, app)
-        routes = self.data.get("routes")
-        if isinstance(routes, dict):
-            for url, route in routes.items():
-                if isinstance(route, dict):
-                    self.check_route(url, route)
+        routing.check_routes(self, self.data)
 
     # -- services -------------------------------------------------------------------------
 
@@ -205,6 +201,7 @@ class _Checker:
         web = app.get("web")
         if isinstance(web, dict):
             self.check_group_keys(path + ("web",), web, web=True)
+            routing.check_web(self, path + ("web",), web)
         workers = app.get("workers")
         if isinstance(workers, dict):
             for worker, spec in workers.items():
@@ -386,31 +383,6 @@ class _Checker:
                 path + ("spec",),
                 hint="sunup runs it as written locally; the platform will not",
             )
-
-    # -- routes ---------------------------------------------------------------------------
-
-    def check_route(self, url: str, route: dict[str, Any]) -> None:
-        path: DataPath = ("routes", url)
-        kind = route.get("type") or "upstream"
-        if kind == "upstream":
-            upstream = route.get("upstream")
-            if upstream is None:
-                self.error("missing-key", f"route '{url}' of type upstream needs `upstream: app:http`", path)
-                return
-            if not isinstance(upstream, str):
-                return  # the schema check reports the type
-            app = upstream.split(":", 1)[0]
-            if app not in self.apps and app not in self.services:
-                self.error(
-                    "unknown-upstream",
-                    f"route '{url}' sends to '{app}', but no application or service is called so",
-                    path + ("upstream",),
-                    at_key=False,
-                    hint=did_you_mean(app, self.apps)
-                    or (f"applications: {', '.join(self.apps)}" if self.apps else None),
-                )
-        elif kind == "redirect" and not route.get("to"):
-            self.error("missing-key", f"route '{url}' of type redirect needs `to:`", path)
 
 
 def check_meaning(data: dict[str, Any], positions: Positions, diagnostics: Diagnostics) -> None:
