@@ -155,7 +155,10 @@ def _build_environment(
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
+        # As on the platform (apps install tools in ~/.local and run them later); caches go
+        # to PLATFORM_CACHE_DIR (`tool_caches`), so that the built app holds only what was built.
         "HOME": str(app_dir),
+        **tool_caches(target / "cache"),
         "CI": "true",
         # Quiet package managers: no progress bars or self-update notices in the build log.
         "PIP_PROGRESS_BAR": "off",
@@ -172,6 +175,29 @@ def _build_environment(
     }
     env.update(environment.variables_environment(variables))
     return env
+
+
+def tool_caches(cache: Path, environ: Mapping[str, str] = os.environ, home: Path | None = None) -> dict[str, str]:
+    """Where package managers keep their caches during a build: in `cache` (PLATFORM_CACHE_DIR),
+    not in the build's HOME, which is the app folder. Rust's toolchains stay where this machine
+    keeps them (`$RUSTUP_HOME`, else ``~/.rustup`` of the user running sunup): a rustup proxy
+    that another tool runs (pip asks `rustc --version`) would otherwise write a
+    ``.rustup/settings.toml`` into the app."""
+    user_home = home if home is not None else Path(environ.get("HOME") or Path.home())
+    rustup = environ.get("RUSTUP_HOME") or (
+        str(user_home / ".rustup") if (user_home / ".rustup").is_dir() else str(cache / "rustup")
+    )
+    return {
+        "XDG_CACHE_HOME": str(cache),  # pip, uv, poetry, yarn, go, composer...
+        "PIP_CACHE_DIR": str(cache / "pip"),
+        "UV_CACHE_DIR": str(cache / "uv"),
+        "npm_config_cache": str(cache / "npm"),
+        "YARN_CACHE_FOLDER": str(cache / "yarn"),
+        "COMPOSER_CACHE_DIR": str(cache / "composer"),
+        "GOMODCACHE": str(cache / "go" / "mod"),
+        "CARGO_HOME": str(cache / "cargo"),
+        "RUSTUP_HOME": rustup,
+    }
 
 
 def _install_dependencies(app: AppPlan, folder: Path, env: dict[str, str], steps: _Steps) -> None:
