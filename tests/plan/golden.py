@@ -10,7 +10,13 @@ A case is a folder holding a project (``.upsun/`` or the legacy Platform.sh file
   written are all the keys there are; each value is checked partially;
 - ``relationships`` (written ``name: "service:endpoint"``), ``variables``, ``access``,
   ``platform_variables`` (the decoded PLATFORM_VARIABLES), ``privileges``, ``schemas``: equal;
-- ``environment``: these variables with these values; ``environment_absent``: not set at all.
+- ``environment``: these variables with these values; ``environment_absent``: not set at all;
+- ``route_plans`` (keyed by ``original_url``, in order) and ``platform_routes`` (the decoded
+  PLATFORM_ROUTES at `ADDRESS`, keyed by URL): the keys written are all the keys there are, in
+  this order; each value is checked partially.
+
+A case may resolve a project of the shared corpus (``corpus: <path under upsun-configs>``), read
+from there, never copied; such a case is skipped when the corpus is not there.
 """
 
 from __future__ import annotations
@@ -27,11 +33,16 @@ import yaml
 from sunup.config import read_config
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.plan.resolve import HostFacts, resolve_project
+from sunup.plan.routes import local_routes, platform_routes
+from sunup.router.address import RouterAddress
+from tests.conftest import CORPUS
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "data" / "golden"
 #: The same host facts for every case, so that plans of different folders compare equal.
 FACTS = HostFacts(project="goldenproject1", project_entropy="0123456789abcdef0123456789abcdef")
+#: The router's address every case's PLATFORM_ROUTES is resolved at.
+ADDRESS = RouterAddress(http_port=20080, https_port=20081)
 
 #: Mappings whose keys are the whole set (values checked partially).
 _KEY_SETS = frozenset({"apps", "services", "groups", "mounts", "crons", "endpoints", "locations", "rules"})
@@ -47,9 +58,17 @@ class Case:
 
     @property
     def project(self) -> Path:
-        """The project the case resolves: its own folder, or ``project:`` relative to the repository."""
+        """The project the case resolves: its own folder, ``project:`` relative to the repository,
+        or ``corpus:`` relative to the shared corpus."""
+        if "corpus" in self.expected:
+            return CORPUS / self.expected["corpus"]
         written = self.expected.get("project")
         return REPO / written if written else self.folder
+
+    @property
+    def available(self) -> bool:
+        """False for a corpus case when the corpus is not there."""
+        return "corpus" not in self.expected or self.project.is_dir()
 
 
 def cases() -> list[Case]:
@@ -133,7 +152,22 @@ def mismatches(case: Case, plan: ProjectPlan) -> list[str]:
             problems.append(f"volumes: {ref_a} and {ref_b} should not share a folder (both {a})")
     if "services" in expected:
         _match(expected["services"], {s.name: s.to_json() for s in plan.services}, "services", problems, key="services")
+    if "route_plans" in expected:
+        actual_routes = {r.original_url: r.to_json() for r in plan.route_plans}
+        _ordered(expected["route_plans"], actual_routes, "route_plans", problems)
+    if "platform_routes" in expected:
+        document = platform_routes(local_routes(plan.route_plans, ADDRESS))
+        _ordered(expected["platform_routes"], document, "platform_routes", problems)
     return problems
+
+
+def _ordered(expected: Mapping[str, Any], actual: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """The keys written are all the keys, in this order; each value checked partially."""
+    if list(expected) != list(actual):
+        problems.append(f"{path}: expected keys {list(expected)}, got {list(actual)}")
+    for name, value in expected.items():
+        if name in actual:
+            _match(value, actual[name], f"{path}.{name}", problems)
 
 
 def _volume(plan: ProjectPlan, ref: str) -> tuple[str, str]:

@@ -27,7 +27,7 @@ _SCOPES = {
 
 def _projects() -> list[Path]:
     corpus = sorted(p for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
-    return [c.project for c in golden.cases()] + corpus
+    return [c.project for c in golden.cases() if c.available] + corpus
 
 
 PROJECTS = _projects()
