@@ -46,6 +46,8 @@ from sunup.supervisor.launch import ExtraEnvironment, SpecMaker, no_extra_enviro
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import LogFile, Timestamps
 from sunup.supervisor.peers import write_peers
+from sunup.supervisor.presence import guard
+from sunup.supervisor.routing import RouterOptions, prepare_routing
 from sunup.supervisor.services import start_services
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.shims import write_shims
@@ -90,6 +92,8 @@ async def serve(
     host_environment: Mapping[str, str] | None = None,
     deployment: DeploymentSteps | None = None,
     deployments: Deployments | None = None,
+    router: RouterOptions | None = None,
+    terminal: str | None = None,
 ) -> None:
     """Supervise every instance of `plan` until told to stop. `say` prints one message line.
 
@@ -183,6 +187,20 @@ async def serve(
             await services.stop()
 
         cleanup.push_async_callback(stop_services)
+        # The router (after the services, stopped after the instances): PLATFORM_ROUTES for every
+        # instance, nginx serving the routes and web.locations (sunup.supervisor.routing).
+        routing = prepare_routing(
+            plan,
+            project_root,
+            state,
+            router if router is not None else RouterOptions.from_environment(os.environ),
+            isolation=isolation,
+            settings=settings,
+            say=say,
+            observers=(log,),
+        )
+        if routing is not None:
+            cleanup.push_async_callback(routing.stop)
 
         def launch(plan: ProjectPlan, deployment: DeploymentSteps | None, port: Callable[[], int]) -> Supervisor:
             extra = extra_environment
@@ -190,6 +208,8 @@ async def serve(
                 extra = _with_toolchain(deployment, extra)
             if plan.services:
                 extra = _with_relationships(plan, services.access, extra, relay)
+            if routing is not None:
+                extra = _with_routes(routing.environment, extra)
             maker = SpecMaker.for_host(
                 project_root,
                 state,
@@ -213,6 +233,8 @@ async def serve(
         def switch(release: Release) -> None:
             handlers.supervisor, handlers.plan = release.supervisor, release.plan
             stopping[:] = [release.supervisor]
+            if routing is not None:
+                routing.follow(release.supervisor, release.plan, _app_dirs(release.deployment))
 
         rollout = Rollout(
             plan,
@@ -224,6 +246,10 @@ async def serve(
             on_switch=switch,
         )
         stopping.append(rollout.supervisor)
+        if routing is not None:
+            await routing.start(rollout.supervisor, plan, _app_dirs(deployment))
+            for url in routing.urls():
+                say(f"router: {url}")
 
         def deploy_on_hangup() -> None:
             try:
@@ -249,6 +275,10 @@ async def serve(
         server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)
+        # A deleted project (its socket gone with it) stops all as SIGTERM does (`presence`).
+        cleanup.callback(
+            guard(project_root, state.root, state.socket, stop=on_signal, say=say, log=log.say, terminal=terminal)
+        )
         if not done.is_set():
             rollout.start()
             gc.enable()  # off from `sunup up` until here (`up`): a start makes objects, no garbage
@@ -304,6 +334,19 @@ def _with_toolchain(deployment: DeploymentSteps, extra: ExtraEnvironment) -> Ext
 
     def environment(group: GroupPlan, instance: InstanceId) -> Mapping[str, str]:
         return {**deployment.environment(group), **extra(group, instance)}
+
+    return environment
+
+
+def _app_dirs(deployment: DeploymentSteps | None) -> Mapping[str, Path]:
+    return deployment.app_dirs() if deployment is not None else {}
+
+
+def _with_routes(routes: Mapping[str, str], extra: ExtraEnvironment) -> ExtraEnvironment:
+    """`extra` plus PLATFORM_ROUTES (spec §10: every instance, at run time)."""
+
+    def environment(group: GroupPlan, instance: InstanceId) -> Mapping[str, str]:
+        return {**routes, **extra(group, instance)}
 
     return environment
 

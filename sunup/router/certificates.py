@@ -1,0 +1,187 @@
+"""The router's HTTPS: a local certificate authority made once per machine user, and a
+certificate per project for the hosts of its routes (spec §10).
+
+The CA lives in ``$XDG_DATA_HOME/sunup/ca`` (``~/.local/share/sunup/ca``): ``ca.pem`` is the file
+to trust (`curl --cacert`, a browser's or the system's store; `sunup routes` prints it), its key
+``ca-key.pem`` is readable by the user only. A project's certificate and key are in
+``<state>/router/tls``; they are made again when the hosts of the routes change or the
+certificate nears its end. Both are written whole (`sunup.atomicfile`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sunup.atomicfile import write_atomically
+from sunup.errors import RuntimeFailure
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+    from cryptography.x509 import Certificate
+
+CA_DAYS = 3650
+CERTIFICATE_DAYS = 397  # what browsers accept for a leaf certificate
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
+def ca_folder(environ: Mapping[str, str] | None = None) -> Path:
+    """Where this user's CA is kept."""
+    env = os.environ if environ is None else environ
+    data = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(data) / "sunup" / "ca"
+
+
+def ca_path() -> Path:
+    """The CA certificate to trust."""
+    return ca_folder() / "ca.pem"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectCertificate:
+    certificate: Path
+    key: Path
+    #: The CA certificate that signed it (the file users trust).
+    authority: Path
+
+
+def project_certificate(folder: Path, hosts: Iterable[str], *, ca: Path | None = None) -> ProjectCertificate:
+    """The project's certificate in `folder` for `hosts` (plus localhost and 127.0.0.1), made or
+    made again when needed; RuntimeFailure naming the file when a CA or key cannot be read."""
+    ca_dir = ca if ca is not None else ca_folder()
+    authority, authority_key = _authority(ca_dir)
+    names = sorted({"localhost", *hosts})
+    certificate_path, key_path = folder / "cert.pem", folder / "key.pem"
+    if not _still_good(certificate_path, key_path, names, authority):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        alternatives: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+        alternatives.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(authority.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=CERTIFICATE_DAYS))
+            .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
+            .sign(authority_key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        _write(
+            key_path,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            0o600,
+        )
+        _write(certificate_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    return ProjectCertificate(certificate_path, key_path, ca_dir / "ca.pem")
+
+
+def _authority(folder: Path) -> tuple[Certificate, PrivateKeyTypes]:
+    """The CA's certificate and key, made the first time."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    certificate_path, key_path = folder / "ca.pem", folder / "ca-key.pem"
+    if certificate_path.exists() and key_path.exists():
+        try:
+            certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise RuntimeFailure(
+                f"sunup's local CA in {folder} cannot be read: {exc}",
+                hint=f"remove {folder} to make a new one (then trust the new ca.pem again)",
+            ) from None
+        return certificate, key
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    user = os.environ.get("USER") or str(os.getuid())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sunup local development CA"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"sunup local CA ({user})"),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    _write(
+        key_path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        0o600,
+    )
+    _write(certificate_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    return certificate, key
+
+
+def _still_good(certificate_path: Path, key_path: Path, names: list[str], authority: Certificate) -> bool:
+    """The certificate exists, was signed by `authority`, names exactly `names` and is not near
+    its end."""
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
+        key_path.stat()
+    except (OSError, ValueError):
+        return False
+    if certificate.issuer != authority.subject:
+        return False
+    if certificate.not_valid_after_utc - RENEW_BEFORE < datetime.datetime.now(datetime.UTC):
+        return False
+    try:
+        found = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return sorted(found.get_values_for_type(x509.DNSName)) == names
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    try:
+        write_atomically(path, data, mode)
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,483 @@
+"""The router's nginx configuration, rendered from a `RouterSite` by pure code (spec §10, §11).
+
+One nginx serves both layers of the platform:
+
+- **the router**: a server per (scheme, host) of the routes on the HTTP or HTTPS port; upstream
+  routes pass requests, path unchanged, to their app's web server with the forwarded headers the
+  platform sets; redirect routes and partial redirects answer themselves; `cache`, `ssi` and
+  HSTS as each route says. Unknown hosts get a 404 naming the routes.
+- **each app's web server**, on a unix socket of its own: its `web.locations` (static files
+  from `root`, `index`, `expires`, `headers`, `rules`, `allow`, `passthru`, the body size
+  limit), the rest passed to the app's web instances. When none answers (a deploy, a crash
+  loop), the request goes to the supervisor's hold server (`sunup.router.hold`), which waits for
+  the app to answer again, then passes it on, or answers 503 naming the instance.
+
+Static files are served with `root` only (never `alias`, whose mapping nested locations and
+`try_files` break): a location's root that is not the app root is reached through a symbolic
+link in the router's folder (`links`), and nginx refuses any other symbolic link below it
+(`disable_symlinks`), so nothing outside a location's root is ever served.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from sunup.plan.model import LocationPlan, RulePlan
+from sunup.router.site import AppSite, RouterSite, RouteSite, safe_name
+
+#: Seconds nginx waits for an app's answer (the hold server's wait included).
+READ_TIMEOUT = 300
+#: The MIME types nginx gives static files (its own file is the system's; sunup's nginx reads
+#: none of /etc/nginx).
+MIME_TYPES: Mapping[str, str] = {
+    "text/html": "html htm shtml",
+    "text/css": "css",
+    "text/xml": "xml",
+    "text/plain": "txt",
+    "text/csv": "csv",
+    "text/markdown": "md",
+    "image/gif": "gif",
+    "image/jpeg": "jpeg jpg",
+    "image/png": "png",
+    "image/svg+xml": "svg svgz",
+    "image/webp": "webp",
+    "image/avif": "avif",
+    "image/x-icon": "ico",
+    "application/javascript": "js mjs",
+    "application/json": "json map",
+    "application/manifest+json": "webmanifest",
+    "application/wasm": "wasm",
+    "application/pdf": "pdf",
+    "application/zip": "zip",
+    "application/gzip": "gz",
+    "application/xml": "xsl",
+    "application/rss+xml": "rss",
+    "application/atom+xml": "atom",
+    "font/woff": "woff",
+    "font/woff2": "woff2",
+    "font/ttf": "ttf",
+    "font/otf": "otf",
+    "application/vnd.ms-fontobject": "eot",
+    "audio/mpeg": "mp3",
+    "audio/ogg": "ogg",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+}
+ACCESS_LOG_FORMAT = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" $request_time'
+)
+
+
+def render(site: RouterSite) -> str:
+    """nginx.conf for `site`."""
+    return "\n".join(_main(site)) + "\n"
+
+
+def links(site: RouterSite) -> dict[Path, Path]:
+    """The symbolic links the configuration reaches static files through: link → target."""
+    found: dict[Path, Path] = {}
+    for app in site.apps:
+        for index, location in enumerate(app.locations):
+            for root in _roots(site, app, index, location):
+                if root.link is not None:
+                    found[root.link] = root.target
+    return found
+
+
+# -- the main file ----------------------------------------------------------------------------
+
+
+def _main(site: RouterSite) -> Iterator[str]:
+    folder = site.folder
+    if site.user:
+        yield f"user {quote(site.user)};"
+    yield f"worker_processes {site.worker_processes};"
+    yield "daemon off;"
+    yield "master_process on;"
+    yield f"pid {quote(str(folder / 'nginx.pid'))};"
+    yield f"error_log {quote(str(site.logs / 'error.log'))} warn;"
+    yield "events { worker_connections 4096; }"
+    yield "http {"
+    yield "    types {"
+    for mime, extensions in MIME_TYPES.items():
+        yield f"        {mime} {extensions};"
+    yield "    }"
+    yield "    default_type application/octet-stream;"
+    yield f"    log_format sunup {quote(ACCESS_LOG_FORMAT)};"
+    yield f"    access_log {quote(str(site.logs / 'access.log'))} sunup;"
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        yield f"    {kind}_temp_path {quote(str(folder / 'temp' / kind))};"
+    yield "    sendfile on;"
+    yield "    tcp_nopush on;"
+    yield "    tcp_nodelay on;"
+    yield "    server_tokens off;"
+    yield "    keepalive_timeout 65;"
+    yield "    keepalive_requests 10000;"
+    yield "    open_file_cache max=2000 inactive=20s;"
+    yield "    open_file_cache_valid 2s;"
+    yield "    server_names_hash_bucket_size 128;"
+    yield "    map_hash_bucket_size 128;"
+    yield "    proxy_headers_hash_bucket_size 128;"
+    # A literal dollar sign in a value with variables: ${sunup_dollar}.
+    yield '    geo $sunup_dollar { default "$"; }'
+    yield (
+        f"    proxy_cache_path {quote(str(folder / 'cache'))} levels=1:2 keys_zone=sunup_routes:10m"
+        " max_size=256m inactive=60m use_temp_path=off;"
+    )
+    yield "    upstream sunup_hold {"
+    yield f"        server {quote('unix:' + str(site.hold_socket))};"
+    yield "    }"
+    for app in site.apps:
+        yield from _indent(_app_upstreams(site, app), 1)
+    for app in site.apps:
+        yield from _indent(_app_server(site, app), 1)
+    yield from _indent(_router_servers(site), 1)
+    yield "}"
+
+
+def _indent(lines: Iterator[str], depth: int) -> Iterator[str]:
+    pad = "    " * depth
+    for line in lines:
+        yield pad + line if line else line
+
+
+# -- the apps' web servers --------------------------------------------------------------------
+
+
+def _app_upstreams(site: RouterSite, app: AppSite) -> Iterator[str]:
+    name = safe_name(app.name)
+    if app.upstreams:
+        yield f"upstream sunup_app_{name} {{"
+        for server in app.upstreams:
+            # Never marked down: a refused connection costs microseconds, and the next try
+            # after a restart must reach the new instance at once.
+            yield f"    server {quote(server)} max_fails=0;"
+        yield "}"
+    yield f"upstream sunup_web_{name} {{"
+    yield f"    server {quote('unix:' + str(site.app_socket(app.name)))};"
+    yield "    keepalive 32;"
+    yield "}"
+
+
+def _app_server(site: RouterSite, app: AppSite) -> Iterator[str]:
+    name = safe_name(app.name)
+    yield f"server {{  # {app.name}'s web server: web.locations"
+    yield f"    listen {quote('unix:' + str(site.app_socket(app.name)))};"
+    yield "    server_name _;"
+    yield "    access_log off;"
+    yield "    absolute_redirect off;"
+    yield f"    root {quote(str(app.root))};"
+    locations = app.locations
+    if not any(loc.path == "/" for loc in locations):
+        # The platform's app server: no location for a path means nothing is served there.
+        yield "    location / { return 404; }"
+    for index, location in enumerate(locations):
+        yield from _indent(_location(site, app, index, location), 1)
+        yield from _indent(_app_fallback(app, index, location), 1)
+    yield "    location @sunup_hold {"
+    yield "        proxy_pass http://sunup_hold;"
+    yield "        proxy_http_version 1.0;"
+    yield "        proxy_set_header Host $http_host;"
+    yield f'        proxy_set_header X-Sunup-App "{literal(app.name)}";'
+    yield '        proxy_set_header X-Sunup-Connect "$upstream_connect_time";'
+    yield f"        proxy_read_timeout {READ_TIMEOUT}s;"
+    yield "        proxy_buffering off;"
+    yield "    }"
+    yield f"}}  # {name}"
+
+
+class _Root:
+    """Where a location (or a mount inside it) serves static files from."""
+
+    def __init__(self, url_path: str, folder: Path, target: Path, link: Path | None) -> None:
+        self.url_path = url_path  # "/" or "/static/" (ends with "/")
+        self.folder = folder  # nginx's `root`
+        self.target = target  # the real folder
+        self.link = link  # the link in the router's folder to it (symbolic links are refused below)
+
+
+def _roots(site: RouterSite, app: AppSite, index: int, location: LocationPlan) -> list[_Root]:
+    """The location's root, then one per mount inside it (served from the mount's folder)."""
+    if location.root is None:
+        return []
+    prefix = _prefix(location.path)
+    target = app.root / location.root if location.root else app.root
+    roots = [_rooted(site, app, f"{index}", prefix, target)]
+    base = location.root.strip("/")
+    for number, (mount, folder) in enumerate(sorted(app.mounts.items())):
+        inside = mount.strip("/")
+        if base and not (inside == base or inside.startswith(base + "/")):
+            continue
+        relative = inside[len(base) :].strip("/") if base else inside
+        if not relative:
+            continue
+        roots.append(_rooted(site, app, f"{index}-m{number}", f"{prefix}{relative}/", folder))
+    return roots
+
+
+def _rooted(site: RouterSite, app: AppSite, key: str, url_path: str, target: Path) -> _Root:
+    if url_path == "/":
+        return _Root(url_path, target, target, None)
+    # `root` + URI must land in `target`: <farm>/<url path> is a link to it.
+    farm = site.folder / "roots" / safe_name(app.name) / key
+    link = farm / url_path.strip("/")
+    return _Root(url_path, farm, target, link)
+
+
+def _prefix(path: str) -> str:
+    """A location path as the prefix of its folder: "/" or "/static/"."""
+    stripped = path.strip("/")
+    return f"/{stripped}/" if stripped else "/"
+
+
+def _location(site: RouterSite, app: AppSite, index: int, location: LocationPlan) -> Iterator[str]:
+    roots = _roots(site, app, index, location)
+    prefix = _prefix(location.path)
+    fallback = f"@sunup_app_{index}"
+    if prefix != "/":
+        # The bare path (/static): to the app when it takes requests, else to the folder.
+        bare = prefix.rstrip("/")
+        yield f"location = {quote(bare)} {{"
+        if location.passthru:
+            yield f"    error_page 418 = {fallback};"
+            yield "    return 418;"
+        else:
+            yield f'    return 301 "{literal(prefix)}$is_args$args";'
+        yield "}"
+    if not roots:
+        yield f"location {quote(prefix)} {{"
+        yield from _indent(_serve(location, None, fallback, static=False), 1)
+        yield "}"
+        return
+    for root in roots:
+        yield f"location {quote(root.url_path)} {{"
+        yield f"    root {quote(str(root.folder))};"
+        yield f"    disable_symlinks on from={quote(str(root.link or root.target))};"
+        yield from _indent(_serve(location, None, fallback, static=True), 1)
+        for rule in location.rules:
+            yield f"    location ~ {quote(rule.pattern)} {{"
+            yield from _indent(_serve(location, rule, fallback, static=True), 2)
+            yield "    }"
+        yield "}"
+
+
+def _serve(location: LocationPlan, rule: RulePlan | None, fallback: str, *, static: bool) -> Iterator[str]:
+    """The body of a location (or of one of its rules): static files, or the app."""
+
+    def pick(name: str) -> object:
+        value = getattr(rule, name) if rule is not None else None
+        return getattr(location, name) if value is None else value
+
+    allow, passthru, expires = bool(pick("allow")), pick("passthru"), pick("expires")
+    headers = {**location.headers, **(rule.headers if rule is not None else {})}
+    yield f"client_max_body_size {location.max_request_size};"
+    if location.index:
+        yield "index " + " ".join(quote(i) for i in location.index) + ";"
+    else:
+        yield "index _;"  # no index files: a folder is not a page
+    if static and allow:
+        if isinstance(expires, int) and expires >= 0:
+            yield f"expires {expires}s;"
+        for header, value in headers.items():
+            yield f'add_header {quote(header)} "{literal(value)}";'
+        yield f"try_files $uri $uri/ {fallback if passthru else '=404'};"
+    elif passthru:
+        yield f"error_page 418 = {fallback};"
+        yield "return 418;"
+    else:
+        yield "return 404;"
+
+
+def _app_fallback(app: AppSite, index: int, location: LocationPlan) -> Iterator[str]:
+    """@sunup_app_<index>: the request passed to the app (its web instances, else the hold)."""
+    name = safe_name(app.name)
+    yield f"location @sunup_app_{index} {{"
+    yield f"    client_max_body_size {location.max_request_size};"
+    yield f"    proxy_request_buffering {'on' if location.request_buffering else 'off'};"
+    if app.upstreams:
+        yield f"    proxy_pass http://sunup_app_{name};"
+        yield "    proxy_http_version 1.1;"
+        yield '    proxy_set_header Connection "";'
+        yield "    proxy_set_header Host $http_host;"
+        yield "    proxy_next_upstream error timeout;"
+        yield "    proxy_connect_timeout 5s;"
+        yield f"    proxy_read_timeout {READ_TIMEOUT}s;"
+        yield "    proxy_redirect off;"
+        yield "    error_page 502 504 = @sunup_hold;"
+    else:
+        yield "    error_page 418 = @sunup_hold;"
+        yield "    return 418;"
+    yield "}"
+
+
+# -- the router -------------------------------------------------------------------------------
+
+
+def _router_servers(site: RouterSite) -> Iterator[str]:
+    servers: dict[tuple[str, str], list[RouteSite]] = {}
+    for route in site.routes:
+        servers.setdefault((route.scheme, route.host), []).append(route)
+    known = ", ".join(r.url for r in site.routes) or "none"
+    for scheme in ("http", "https"):
+        if scheme == "https" and site.certificate is None:
+            continue
+        yield "server {"
+        yield from _indent(_listen(site, scheme, default=True), 1)
+        yield "    server_name _;"
+        yield "    default_type text/plain;"
+        yield f'    return 404 "sunup: no route for host $host. Routes: {literal(known)}\\n";'
+        yield "}"
+    for (scheme, host), routes in servers.items():
+        if scheme == "https" and site.certificate is None:
+            continue
+        yield "server {"
+        yield from _indent(_listen(site, scheme, default=False), 1)
+        yield f"    server_name {quote(host)};"
+        yield "    client_max_body_size 0;"
+        yield "    absolute_redirect off;"
+        for route in routes:
+            yield from _indent(_partial_redirects(route), 1)
+        seen: set[str] = set()
+        for route in sorted(routes, key=lambda r: (r.path, r.route.generated)):
+            if route.path in seen:  # {default} and {all} on one machine: the first wins
+                continue
+            seen.add(route.path)
+            yield from _indent(_route_location(site, route), 1)
+        yield "}"
+
+
+def _listen(site: RouterSite, scheme: str, *, default: bool) -> Iterator[str]:
+    address = site.address
+    flag = " default_server" if default else ""
+    if scheme == "https":
+        yield f"listen {address.bind}:{address.https_port} ssl http2{flag};"
+        yield f"ssl_certificate {quote(str(site.certificate))};"
+        yield f"ssl_certificate_key {quote(str(site.key))};"
+        yield "ssl_protocols TLSv1.2 TLSv1.3;"
+        yield "ssl_session_cache shared:sunup_tls:1m;"
+    else:
+        yield f"listen {address.bind}:{address.http_port}{flag};"
+
+
+def _route_location(site: RouterSite, route: RouteSite) -> Iterator[str]:
+    plan = route.route
+    yield f"location {quote(route.path)} {{  # {plan.original_url}"
+    headers = _route_headers(route)
+    if plan.type == "redirect":
+        for header in headers:
+            yield f"    {header}"
+        target = route.to or "/"
+        suffix = re.escape(route.path)
+        yield f"    if ($request_uri ~ {quote('^' + suffix + '(.*)$')}) {{"
+        yield f'        return {plan.code} "{literal(target.rstrip("/") + "/")}$1";'
+        yield "    }"
+        yield f'    return {plan.code} "{literal(target)}";'
+        yield "}"
+        return
+    app = site.app(plan.upstream or "")
+    if app is None:
+        yield "    default_type text/plain;"
+        message = f"sunup: route {route.url} sends to app {plan.upstream}, which is not running\n"
+        yield f'    return 502 "{literal(message)}";'
+        yield "}"
+        return
+    yield f"    proxy_pass http://sunup_web_{safe_name(app.name)};"
+    yield "    proxy_http_version 1.1;"
+    yield '    proxy_set_header Connection "";'
+    yield "    proxy_set_header Host $http_host;"
+    yield "    proxy_set_header X-Forwarded-For $remote_addr;"
+    yield "    proxy_set_header X-Forwarded-Proto $scheme;"
+    yield "    proxy_set_header X-Forwarded-Host $http_host;"
+    yield "    proxy_set_header X-Client-IP $remote_addr;"
+    yield "    proxy_request_buffering off;"
+    yield f"    proxy_read_timeout {READ_TIMEOUT}s;"
+    yield "    proxy_redirect off;"
+    if plan.ssi:
+        yield "    ssi on;"
+    cache = plan.cache
+    if cache.enabled:
+        yield "    proxy_cache sunup_routes;"
+        yield f'    proxy_cache_key "{_cache_key(route)}";'
+        yield "    proxy_cache_methods GET HEAD;"
+        if cache.default_ttl > 0:
+            yield f"    proxy_cache_valid 200 203 300 301 302 404 410 {cache.default_ttl}s;"
+        yield "    proxy_cache_lock on;"
+        headers.append("add_header X-Platform-Cache $upstream_cache_status always;")
+    else:
+        yield "    proxy_no_cache 1;"
+    for header in headers:
+        yield f"    {header}"
+    yield "}"
+
+
+def _route_headers(route: RouteSite) -> list[str]:
+    hsts = route.route.hsts
+    if route.scheme != "https" or not hsts.get("enabled"):
+        return []
+    value = "max-age=31536000"
+    if hsts.get("include_subdomains"):
+        value += "; includeSubDomains"
+    if hsts.get("preload"):
+        value += "; preload"
+    return [f"add_header Strict-Transport-Security {quote(value)} always;"]
+
+
+def _cache_key(route: RouteSite) -> str:
+    """The cache key: the URL, then the route's cookies and headers (spec §10)."""
+    cache = route.route.cache
+    parts = ["$scheme://$http_host$request_uri"]
+    cookies = cache.cookies
+    if "*" in cookies or any(not re.fullmatch(r"[A-Za-z0-9_.-]+", c) for c in cookies):
+        # Every cookie (wildcards and patterns too: a key with more in it is never wrong).
+        parts.append("$http_cookie")
+    else:
+        parts.extend(f"{c}=${{cookie_{c}}}" for c in cookies)
+    parts.extend(f"{h}=$http_{h.lower().replace('-', '_')}" for h in cache.headers if re.fullmatch(r"[A-Za-z0-9-]+", h))
+    return "|".join(parts)
+
+
+def _partial_redirects(route: RouteSite) -> Iterator[str]:
+    """`redirects.paths` of a route, as locations of its server (regex ones checked first)."""
+    for entry in route.redirects:
+        redirect = entry.redirect
+        expires = [f"expires {entry.expires}s;"] if entry.expires is not None and entry.expires >= 0 else []
+        if redirect.regexp:
+            # \\1 in the target is the regex's first group: $1 for nginx.
+            target = re.sub(r"\\\\(\d)", r"$\1", literal(entry.to))
+            yield f"location ~ {quote(redirect.path)} {{"
+            yield from (f"    {e}" for e in expires)
+            yield f'    return {redirect.code} "{target}";'
+            yield "}"
+            continue
+        path = "/" + redirect.path.strip("/") if redirect.path.strip("/") else "/"
+        to = literal(entry.to)
+        if not redirect.prefix:
+            yield f"location = {quote(path)} {{"
+            yield from (f"    {e}" for e in expires)
+            yield f'    return {redirect.code} "{to}$is_args$args";'
+            yield "}"
+            continue
+        pattern = "^" + re.escape(path.rstrip("/")) + "(/.*)?$"
+        suffix = "$1" if redirect.append_suffix else ""
+        yield f"location ~ {quote(pattern)} {{"
+        yield from (f"    {e}" for e in expires)
+        yield f'    return {redirect.code} "{to.rstrip("/") if suffix else to}{suffix}$is_args$args";'
+        yield "}"
+
+
+# -- quoting ----------------------------------------------------------------------------------
+
+
+def quote(text: str) -> str:
+    """`text` as one nginx string (for directives that read no variables, or text without `$`)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def literal(text: str) -> str:
+    """The inside of a double-quoted nginx value that reads variables (`return`, `add_header`),
+    saying `text` as written: each `$` in it becomes ${sunup_dollar}."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return escaped.replace("$", "${sunup_dollar}")
