@@ -108,6 +108,66 @@ def build_app(
     app_dir = target / "app"
     progress(f"building '{app.name}' ({len(files)} files, tree {tree[:12]})")
     _copy(source, files, app_dir)
+    toolchain = _build(
+        app,
+        app_dir,
+        target,
+        log_path=log_path,
+        tree=tree,
+        variables=variables,
+        project=project,
+        progress=progress,
+        join=join,
+    )
+    # All at once, on the disk: a build killed here (or a full disk) has no marker or a whole one.
+    write_atomically(marker, json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
+    return BuildResult(app.name, tree, app_dir, toolchain, reused=False)
+
+
+def build_in_place(
+    app: AppPlan,
+    *,
+    app_dir: Path,
+    work_dir: Path,
+    log_path: Path,
+    variables: Mapping[str, Mapping[str, object]],
+    project: str,
+    progress: Progress = lambda _line: None,
+) -> tuple[str, toolchains.Toolchain]:
+    """Build `app` in `app_dir` as it is, with the steps of `build_app` (toolchain, dependencies,
+    build hook): an image's build, whose source was copied where it runs (`/app`). The toolchain,
+    cache and output folders go in `work_dir`. Returns the tree id (of the files before the build)
+    and the toolchain; raises `BuildFailure` as `build_app` does."""
+    tree = tree_id(app_dir, source_files(app_dir), build_config(app, variables))
+    progress(f"building '{app.name}' in {app_dir} (tree {tree[:12]})")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    toolchain = _build(
+        app,
+        app_dir,
+        work_dir,
+        log_path=log_path,
+        tree=tree,
+        variables=variables,
+        project=project,
+        progress=progress,
+        join=list,
+    )
+    return tree, toolchain
+
+
+def _build(
+    app: AppPlan,
+    app_dir: Path,
+    target: Path,
+    *,
+    log_path: Path,
+    tree: str,
+    variables: Mapping[str, Mapping[str, object]],
+    project: str,
+    progress: Progress,
+    join: Join,
+) -> toolchains.Toolchain:
+    """The steps of a build once its files are in `app_dir`: toolchain, dependencies, build hook."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:
         _log(log, f"Building application '{app.name}' (tree {tree})")
@@ -124,9 +184,7 @@ def build_app(
             _log(log, "Executing build hook...")
             steps.run("the build hook", ["/bin/sh", "-c", app.hooks.build], app_dir, env)
         _log(log, f"Build of '{app.name}' complete")
-    # All at once, on the disk: a build killed here (or a full disk) has no marker or a whole one.
-    write_atomically(marker, json.dumps({"tree_id": tree, "toolchain": _toolchain_json(toolchain)}))
-    return BuildResult(app.name, tree, app_dir, toolchain, reused=False)
+    return toolchain
 
 
 def _copy(source: Path, files: list[Path], app_dir: Path) -> None:

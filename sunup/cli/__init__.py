@@ -26,6 +26,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "resource_commands": ("resources", "resources:set"),
     "mount_commands": ("mount:list",),
     "export_commands": ("export",),
+    "kube_commands": ("run-instance", "image-build"),
 }
 
 

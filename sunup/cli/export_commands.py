@@ -187,4 +187,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def register(group: click.Group) -> None:
+    from sunup.cli.kube_commands import image_context  # `sunup export image-context`
+
+    export.add_command(image_context)
     group.add_command(export)

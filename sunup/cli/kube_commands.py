@@ -1,0 +1,118 @@
+"""sunup in and for a cluster: `run-instance` (a container's command), `image-build` (a step of
+the image's Containerfile) and `export image-context` (writes that Containerfile); `sunup deploy --to
+kubernetes` dispatches here too (`deploy_to_kubernetes`). docs/kubernetes.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from sunup.cli import output
+from sunup.errors import EXIT_OK
+
+
+def _project_dir(ctx: click.Context) -> Path:
+    origin = ctx.find_object(output.Context)
+    if origin and origin.project_dir:
+        return Path(origin.project_dir)
+    return Path(os.environ.get("SUNUP_PROJECT") or Path.cwd())
+
+
+@click.command("run-instance")
+@click.option("--app", "app", required=True, metavar="APP", help="The application.")
+@click.option("--group", "group", required=True, metavar="GROUP", help="`web` or a worker's name.")
+@click.option("--index", "index", type=click.IntRange(min=0), default=0, show_default=True, help="Instance number.")
+@click.option(
+    "--listen",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    metavar="PORT",
+    help="Web: the pod port forwarded to the app's PORT on 127.0.0.1 (8080; 0: none).",
+)
+@click.option(
+    "--init/--no-init",
+    "init",
+    default=None,
+    help="Reap orphans and forward signals as PID 1 does (default: when this is PID 1).",
+)
+@click.option(
+    "--stop-grace", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="SIGTERM → SIGKILL delay (15)."
+)
+@click.pass_context
+def run_instance(
+    ctx: click.Context,
+    *,
+    app: str,
+    group: str,
+    index: int,
+    listen: int | None,
+    init: bool | None,
+    stop_grace: float | None,
+) -> int:
+    """Run one instance of the plan in the foreground, as `sunup up` runs it: the container's
+    command. Its output goes to stdout with UTC timestamps; SIGTERM stops it (SIGKILL of what is
+    left after the grace) and ends the command."""
+    if init or (init is None and os.getpid() == 1):
+        from sunup.container.init import become_init
+
+        become_init()
+    from sunup.container.entrypoint import Request, run
+
+    return run(Request(app, group, index, listen), project_dir=_project_dir(ctx), environ=os.environ, grace=stop_grace)
+
+
+@click.command("image-build", hidden=True)
+@click.option("--app", "app", required=True, metavar="APP", help="The application to build in --app-dir.")
+@click.option("--app-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("/app"), show_default=True)
+@click.pass_context
+def image_build(ctx: click.Context, app: str, app_dir: Path) -> int:
+    """Build APP in its folder as it is (a step of the image's Containerfile): toolchain,
+    dependencies, build hook, as `sunup up` builds it; record the toolchain for run-instance."""
+    from sunup.container.imagebuild import build_image_app
+
+    record = build_image_app(_project_dir(ctx), app, app_dir.absolute(), environ=os.environ, progress=output.info)
+    output.info(f"built '{record.app}' in {record.app_dir} (tree {record.tree_id})")
+    return EXIT_OK
+
+
+@click.command("image-context")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where to write one build context per app (DIR/<app>/Containerfile).",
+)
+@click.option("--base", "base", default=None, metavar="IMAGE", help="Base image instead of the one of `type:`.")
+@click.option(
+    "--image",
+    default=None,
+    metavar="IMAGE",
+    help="The image name: a template with {app} and {tree} [sunup/{app}:{tree}] (as for `export kubernetes`).",
+)
+@click.pass_context
+def image_context(ctx: click.Context, out: Path, base: str | None, image: str | None) -> int:
+    """Write each app's image build context: DIR/<app>/Containerfile and its files.
+
+    The Containerfile installs sunup, copies the app to /app and builds it there with the local
+    build's steps; the image is named by the app's tree id, as `sunup export kubernetes` names it."""
+    from sunup.export.kubernetes.image import write_contexts
+    from sunup.project import load_plan
+
+    origin = ctx.find_object(output.Context)
+    loaded, plan = load_plan(origin.project_dir if origin else None)
+    from sunup.export.kubernetes import DEFAULT_IMAGE
+
+    for context in write_contexts(plan, loaded.root, out, base=base, image=image or DEFAULT_IMAGE):
+        output.info(f"{context.folder}: podman build -t {context.image} {context.folder}")
+    return EXIT_OK
+
+
+def register(cli: click.Group) -> None:
+    for command in (run_instance, image_build):  # image_context: `sunup export image-context`
+        cli.add_command(command)
