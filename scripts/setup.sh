@@ -20,6 +20,9 @@ command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || packages+=(mariad
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || packages+=(postgresql postgresql-client)
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ] || packages+=(rabbitmq-server)
+# The router (routes, web.locations) is sunup's own nginx; wrk is the benchmarks' load generator.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx-light)
+command -v wrk >/dev/null || packages+=(wrk)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "--> installing system packages: ${packages[*]}"
