@@ -25,6 +25,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "service_commands": ("services", "relationships", "sql"),
     "resource_commands": ("resources", "resources:set"),
     "mount_commands": ("mount:list",),
+    "route_commands": ("routes", "url", "route:get"),
     "export_commands": ("export",),
     "kube_commands": ("run-instance", "image-build"),
 }
