@@ -1,0 +1,1 @@
+// the api app's source folder
