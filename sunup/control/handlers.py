@@ -179,6 +179,9 @@ class Handlers:
             runners = [supervisor.runners[i] for i in chosen]
             settled = (InstanceState.RUNNING, InstanceState.BACKOFF)
             await supervisor.wait_for(lambda: all(r.status.state in settled for r in runners), self._timeout())
+            from sunup.supervisor.answering import answering
+
+            await answering([r for r in runners if r.spec.id.group == "web"], self._timeout())
         return supervisor.snapshot(chosen)
 
     async def wait(self, args: dict[str, Any]) -> dict[str, Any]:

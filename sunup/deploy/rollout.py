@@ -150,6 +150,17 @@ class Release:
         await self.supervisor.wait_for(lambda: all(r.status.state is not InstanceState.STARTING for r in runners))
         return await deployment.after_start(environment, cwd, enter)
 
+    async def answering(self, say: Callable[[str], None]) -> None:
+        """Wait until the web instances answer (their port accepts a connection): a deploy is
+        done for its clients only then. One that fails instead is said, not waited for."""
+        from sunup.supervisor.answering import answering
+
+        webs = [r for i, r in self.supervisor.runners.items() if i.group == "web"]
+        with_app = len(self.plan.apps) > 1
+        for runner in await answering(webs):
+            label = runner.spec.id.label(with_app=with_app)
+            say(f"warning: {label} does not answer ({runner.status.state.value}): see `sunup logs --web`")
+
     def ports(self) -> dict[InstanceId, int]:
         return {i: r.spec.port for i, r in self.supervisor.runners.items() if r.spec.port is not None}
 
@@ -323,6 +334,7 @@ class Rollout:
         self._on_switch(release)
         say("starting the instances")
         release.start(say)
+        await release.answering(say)
         if release.hooks is not None:
             outcome = _hooks_outcome(await asyncio.shield(release.hooks))
             if outcome.error is not None:
