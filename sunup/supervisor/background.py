@@ -39,8 +39,10 @@ ABORT_TIMEOUT = 60.0
 class ReadyChannel:
     """The background supervisor's end of the pipe to `sunup up -d` (closed once ready)."""
 
-    def __init__(self, fd: int | None) -> None:
+    def __init__(self, fd: int | None, terminal: str | None = None) -> None:
         self._fd = fd
+        #: The terminal `sunup up -d` ran in (told if the project is deleted: `presence`).
+        self.terminal = terminal
 
     def _send(self, line: str) -> None:
         if self._fd is not None:
@@ -97,6 +99,7 @@ def supervise(
             say=channel.say,
             ready=channel.ready,
             deployments=deployments_for(project_root, state.root),
+            terminal=channel.terminal,
         )
     )
 
@@ -124,7 +127,9 @@ def detach(
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            channel = ReadyChannel(write_end)
+            from sunup.supervisor.presence import origin_terminal
+
+            channel = ReadyChannel(write_end, origin_terminal())
             try:
                 _redirect(state)
                 run(channel)
