@@ -7,11 +7,9 @@ serve); no supervisor is needed. docs/routes.md tells how routes resolve locally
 
 from __future__ import annotations
 
-import importlib
 import json
 import webbrowser
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -21,17 +19,12 @@ from sunup.plan.routes import LocalRoute, local_routes, platform_routes, primary
 from sunup.router.address import router_address
 from sunup.supervisor.statedir import StateDir
 
-#: Where the local CA's certificate is until `sunup.router.certificates` says otherwise.
-_DEFAULT_CA = Path("~/.local/share/sunup/ca/ca.pem")
-
 
 def ca_file() -> Path:
     """The certificate of the local CA that signs the router's certificates (the file to trust)."""
-    try:
-        certificates: Any = importlib.import_module("sunup.router.certificates")
-    except ImportError:
-        return _DEFAULT_CA.expanduser()
-    return Path(certificates.ca_path())
+    from sunup.router.certificates import ca_path
+
+    return ca_path()
 
 
 def project_routes(ctx: click.Context, *, warnings: bool = False) -> tuple[LocalRoute, ...]:

@@ -88,7 +88,7 @@ def test_routes_lists_every_route_with_its_target_and_the_ca(project: Path) -> N
         "(generated)",
     ] in rows
     assert len(rows) == 6
-    assert "trust " in result.stderr and "ca.pem" in result.stderr
+    assert f"trust {project / '.local/share/sunup/ca/ca.pem'}" in result.stderr
 
 
 def test_routes_json_is_platform_routes(project: Path) -> None:
