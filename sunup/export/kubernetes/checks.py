@@ -43,9 +43,18 @@ def check_objects(items: Iterable[dict[str, Any]]) -> list[str]:
     seen: set[tuple[str, str]] = set()
     secrets = {o["metadata"]["name"] for o in objects if o.get("kind") == "Secret"}
     claims = {o["metadata"]["name"] for o in objects if o.get("kind") == "PersistentVolumeClaim"}
+    maps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
     for item in objects:
         where = f"{item.get('kind')}/{(item.get('metadata') or {}).get('name')}"
         problems.extend(f"{where}: {p}" for p in _check(item, objects, seen, secrets, claims))
+        template = template_of(item)
+        for container in [] if template is None else _containers(template.get("spec") or {}):
+            for env in container.get("env") or ():
+                ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
+                if ref is not None and ref.get("key") not in maps.get(ref.get("name"), {}):
+                    problems.append(
+                        f"{where}: '{env['name']}' reads {ref.get('name')}/{ref.get('key')}, which is not exported"
+                    )
     return problems
 
 
@@ -89,6 +98,10 @@ def _check(
         yield from _ingress(spec, objects)
     if kind == "PersistentVolumeClaim":
         yield from _quantities((spec.get("resources") or {}).get("requests") or {})
+
+
+def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [*spec.get("initContainers", ()), *spec.get("containers", ())]
 
 
 def _name(kind: str, name: str) -> Iterator[str]:

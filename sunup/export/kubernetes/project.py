@@ -1,6 +1,6 @@
 """The whole export: every builder in turn, the objects in the order they are applied.
 
-    NetworkPolicy → Secret → PersistentVolumeClaim → Service → StatefulSet → Deployment
+    NetworkPolicy → ConfigMap → Secret → PersistentVolumeClaim → Service → StatefulSet → Deployment
     → CronJob → Job → Ingress
 
 Within a kind: services first, then each app and its groups in the plan's order. The same plan
@@ -28,6 +28,7 @@ from sunup.plan.model import ProjectPlan
 
 KIND_ORDER = (
     "NetworkPolicy",
+    "ConfigMap",
     "Secret",
     "PersistentVolumeClaim",
     "Service",
@@ -49,6 +50,7 @@ def build_export(plan: ProjectPlan, options: ExportOptions) -> Export:
     access = relationships.access_map(ctx)
     claims_seen: set[str] = set()
     for app in plan.apps:
+        made.append(workloads.application_config(ctx, app))
         made.extend(volumes.claims(ctx, app, claims_seen))
         for group in app.groups:
             made.append(relationships.group_secret(ctx, group, access))

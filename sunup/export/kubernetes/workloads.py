@@ -22,6 +22,21 @@ from sunup.plan.model import AppPlan, GroupPlan
 GRACE_SECONDS = 15
 #: The container's name: the supervised service is literally named ``app`` on the platform.
 CONTAINER = "app"
+APPLICATION_KEY = "PLATFORM_APPLICATION"
+
+
+def application_name(app: AppPlan) -> str:
+    return naming.dns_label(app.name, "application")
+
+
+def application_config(ctx: ExportContext, app: AppPlan) -> dict[str, Any]:
+    """PLATFORM_APPLICATION (the app's configuration, the same in every group) once per app."""
+    return objects.obj(
+        "v1",
+        "ConfigMap",
+        objects.metadata(application_name(app), ctx.namespace, {objects.APP_LABEL: naming.label_value(app.name)}),
+        data={APPLICATION_KEY: app.web.environment.get(APPLICATION_KEY, "")},
+    )
 
 
 def shell(script: str) -> list[str]:
@@ -36,6 +51,10 @@ def environment(ctx: ExportContext, app: AppPlan, group: GroupPlan, target: dict
     values["PLATFORM_APP_DIR"] = APP_DIR
     env: list[dict[str, Any]] = []
     for name, value in values.items():
+        if name == APPLICATION_KEY:  # the whole app's configuration: one ConfigMap per app
+            ref = {"name": application_name(app), "key": APPLICATION_KEY}
+            env.append({"name": name, "valueFrom": {"configMapKeyRef": ref}})
+            continue
         if not naming.env_name_ok(name):
             ctx.warn(
                 f"{group.instance_name}: the variable '{name}' is not a valid Kubernetes variable name: left out",
