@@ -4,14 +4,18 @@ It runs in the supervisor's event loop on a unix socket, and is in the path of a
 while an app's web instances do not answer: during a deploy, a redeploy or a restart (the old
 instance stopped, the new one not listening yet), or a crash loop. nginx passes the request as
 it got it (method, headers, the whole body), with two headers of its own: the app
-(``X-Sunup-App``) and what its connection attempts gave (``X-Sunup-Connect``:
-``$upstream_connect_time``, ``-`` for each attempt that could not connect).
+(``X-Sunup-App``), the instances it tried (``X-Sunup-Upstream``: ``$upstream_addr``) and
+what each attempt gave (``X-Sunup-Connect``: ``$upstream_connect_time``, ``-`` for an attempt
+that could not connect).
 
 - When no attempt connected, the app never saw the request, so passing it on later is safe for
   any method: the request is held until a web instance of the app accepts a connection, then
   sent to it as it was, and its answer relayed (the client sees one slow answer, no error).
-- When an attempt connected (the instance died while answering), only requests that may be
-  repeated (GET, HEAD, OPTIONS, PUT, DELETE) are held and passed on; others get a 502.
+- When an attempt connected and the connection broke, the instance may have seen the request.
+  If sunup itself was stopping that instance (a deploy, a restart: the instance was told to
+  finish what it had, and a connection it had not taken yet is reset), it did not: the request is
+  held as above. Otherwise (it died while answering) only requests that may be repeated (GET,
+  HEAD, OPTIONS, PUT, DELETE) are held and passed on; others get a 502.
 - After the hold time (30 s by default), or at once for an app with no web instance: 503, with
   a page naming the instance, its state and last exit, and how to read its logs.
 
@@ -61,12 +65,14 @@ class HoldServer:
         addresses: Callable[[str], Sequence[str]],
         describe: Callable[[str], Down],
         *,
+        stopped_by_sunup: Callable[[str], bool] = lambda _address: False,
         hold: float = DEFAULT_HOLD,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.socket_path = socket_path
         self._addresses = addresses
         self._describe = describe
+        self._stopped_by_sunup = stopped_by_sunup
         self.hold = hold
         self._clock = clock
         self._server: asyncio.AbstractServer | None = None
@@ -111,7 +117,9 @@ class HoldServer:
         head = await reader.readuntil(b"\r\n\r\n")
         request_line, *header_lines = head[:-4].split(b"\r\n")
         method = request_line.split(b" ", 1)[0].decode("latin-1")
-        app, connected, length = "", False, 0
+        app, length = "", 0
+        tried: list[str] = []
+        connects: list[str] = []
         kept: list[bytes] = []
         for line in header_lines:
             name, _, value = line.partition(b":")
@@ -119,7 +127,9 @@ class HoldServer:
             if key == b"x-sunup-app":
                 app = value.strip().decode("latin-1")
             elif key == b"x-sunup-connect":
-                connected = any(part.strip() not in (b"-", b"") for part in value.split(b","))
+                connects = _list(value)
+            elif key == b"x-sunup-upstream":
+                tried = _list(value)
             elif key == b"connection":
                 continue
             else:
@@ -127,7 +137,10 @@ class HoldServer:
                     length = int(value.strip())
                 kept.append(line)
         body = await reader.readexactly(length) if length else b""
-        if connected and method not in IDEMPOTENT:
+        seen = [address for address, took in zip(tried, connects, strict=False) if took not in ("-", "")]
+        if len(connects) > len(tried):  # addresses nginx did not name: assume the worst
+            seen.append("")
+        if method not in IDEMPOTENT and not all(self._stopped_by_sunup(a) for a in seen):
             self.refused += 1
             writer.write(_page(502, "Bad Gateway", self._describe(app), "it stopped while answering this request"))
             await writer.drain()
@@ -164,6 +177,12 @@ class HoldServer:
             if self._clock() + RETRY > deadline:
                 return None
             await asyncio.sleep(RETRY)
+
+
+def _list(value: bytes) -> list[str]:
+    """nginx's list of attempts: ``a, b`` (one upstream), ``a : b`` (after an internal redirect)."""
+    text = value.decode("latin-1").replace(" : ", ", ")
+    return [part.strip() for part in text.split(",")]
 
 
 def _page(status: int, reason: str, down: Down, why: str) -> bytes:

@@ -169,6 +169,8 @@ def _app_server(site: RouterSite, app: AppSite) -> Iterator[str]:
     yield "    server_name _;"
     yield "    access_log off;"
     yield "    absolute_redirect off;"
+    # A request handed to the app by error_page (no static files here) may fail over to the hold.
+    yield "    recursive_error_pages on;"
     yield f"    root {quote(str(app.root))};"
     locations = app.locations
     if not any(loc.path == "/" for loc in locations):
@@ -183,6 +185,7 @@ def _app_server(site: RouterSite, app: AppSite) -> Iterator[str]:
     yield "        proxy_set_header Host $http_host;"
     yield f'        proxy_set_header X-Sunup-App "{literal(app.name)}";'
     yield '        proxy_set_header X-Sunup-Connect "$upstream_connect_time";'
+    yield '        proxy_set_header X-Sunup-Upstream "$upstream_addr";'
     yield f"        proxy_read_timeout {READ_TIMEOUT}s;"
     yield "        proxy_buffering off;"
     yield "    }"
@@ -255,7 +258,8 @@ def _location(site: RouterSite, app: AppSite, index: int, location: LocationPlan
     for root in roots:
         yield f"location {quote(root.url_path)} {{"
         yield f"    root {quote(str(root.folder))};"
-        yield f"    disable_symlinks on from={quote(str(root.link or root.target))};"
+        # One token: nginx reads `from="..."` with the quotes as part of the path.
+        yield f"    disable_symlinks on {quote('from=' + str(root.link or root.target))};"
         yield from _indent(_serve(location, None, fallback, static=True), 1)
         for rule in location.rules:
             yield f"    location ~ {quote(rule.pattern)} {{"
@@ -303,7 +307,7 @@ def _app_fallback(app: AppSite, index: int, location: LocationPlan) -> Iterator[
         yield '    proxy_set_header Connection "";'
         yield "    proxy_set_header Host $http_host;"
         yield "    proxy_next_upstream error timeout;"
-        yield "    proxy_connect_timeout 5s;"
+        yield "    proxy_connect_timeout 1s;"
         yield f"    proxy_read_timeout {READ_TIMEOUT}s;"
         yield "    proxy_redirect off;"
         yield "    error_page 502 504 = @sunup_hold;"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from sunup.router.address import RouterAddress, router_address
 from sunup.router.hold import DEFAULT_HOLD, Down, HoldServer
 from sunup.router.runner import Router, find_nginx
 from sunup.router.site import AppSite, RedirectSite, RouterSite, RouteSite
-from sunup.supervisor.events import Event
+from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.launch import InstanceSpec, app_dir
 from sunup.supervisor.lifecycle import InstanceState
 from sunup.supervisor.settings import SupervisorSettings
@@ -37,6 +38,11 @@ from sunup.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from sunup.isolation import Isolation
+
+
+#: Seconds past an instance's stop grace during which a reset connection to it counts as one
+#: sunup's stop caused.
+STOPPED_MARGIN = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,8 @@ class Routing:
         self.hold: HoldServer | None = None
         self._supervisor: Supervisor | None = None
         self._app_dirs: Mapping[str, Path] = {}
+        #: Web instances' addresses sunup stopped, until when that counts (`_stopped_by_sunup`).
+        self._stopping: dict[str, float] = {}
 
     @property
     def folder(self) -> Path:
@@ -122,7 +130,14 @@ class Routing:
         if self._nginx is None:
             return
         self._supervisor, self.plan, self._app_dirs = supervisor, plan, app_dirs
-        self.hold = HoldServer(self.folder / "hold.sock", self._addresses, self._describe, hold=self._hold_time)
+        self._watch(supervisor)
+        self.hold = HoldServer(
+            self.folder / "hold.sock",
+            self._addresses,
+            self._describe,
+            hold=self._hold_time,
+            stopped_by_sunup=self._stopped_by_sunup,
+        )
         await self.hold.start()
         site = self._site()
         self.router = Router(self._nginx, isolation=self._isolation, settings=self._settings, observers=self._observers)
@@ -131,6 +146,7 @@ class Routing:
     def follow(self, supervisor: Supervisor, plan: ProjectPlan, app_dirs: Mapping[str, Path]) -> None:
         """Serve a new release (a deploy): nginx reloaded when what it serves changed."""
         self._supervisor, self.plan, self._app_dirs = supervisor, plan, app_dirs
+        self._watch(supervisor)
         if self.router is not None:
             self.router.update(self._site())
 
@@ -143,6 +159,27 @@ class Routing:
             self.hold = None
 
     # -- what the hold server asks ------------------------------------------------------------
+
+    def _watch(self, supervisor: Supervisor) -> None:
+        """Note each web instance sunup stops (`_stopped_by_sunup`)."""
+
+        def observe(event: Event) -> None:
+            if (
+                isinstance(event, StateChangedEvent)
+                and event.instance.group == "web"
+                and event.status.state is InstanceState.STOPPING
+            ):
+                address = _address(supervisor.runners[event.instance].spec)
+                if address is not None:
+                    self._stopping[address] = time.monotonic() + self._settings.grace + STOPPED_MARGIN
+
+        supervisor.observe(observe)
+
+    def _stopped_by_sunup(self, address: str) -> bool:
+        """Whether sunup stopped the instance at `address` a moment ago (it was told to finish
+        its requests: one it had not taken yet was reset, not half-done)."""
+        until = self._stopping.get(address)
+        return until is not None and time.monotonic() < until
 
     def _webs(self, app: str) -> list[InstanceSpec]:
         if self._supervisor is None:
