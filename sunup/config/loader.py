@@ -203,7 +203,7 @@ def _read_upsun(reader: YamlReader, files: list[Path], loaded: LoadedConfig) -> 
                 "`applications:` defines no application",
                 empty_applications,
                 path="applications",
-                hint="add an application under it, such as `app: {type: 'python:3.12', ...}`",
+                hint="add an application under it, such as `app: {type: 'python:3.14', ...}`",
             )
         else:
             diagnostics.error(

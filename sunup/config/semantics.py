@@ -14,6 +14,7 @@ from sunup.config.catalog import default_endpoint, endpoints_of, relationship_ta
 from sunup.config.diagnostics import Diagnostics, did_you_mean
 from sunup.config.mounts import canonical_source, normalize_mount_path
 from sunup.config.schema import PRIVILEGES, RUNTIMES, SERVICE_TYPES
+from sunup.config.versions import VERSIONS, Status, version_status
 from sunup.config.yamlfile import DataPath, Positions, render_path
 
 #: Keys of a MariaDB / PostgreSQL endpoint (`default_database` is PostgreSQL's spelling).
@@ -75,15 +76,51 @@ class _Checker:
             )
             return
         if not version:
-            self.warning(
+            self.error(
                 "missing-version",
-                f"service type '{kind}' has no version; the local server's version is used",
+                f"service type '{kind}' has no version: Upsun requires '{kind}:<version>'",
                 path + ("type",),
-                hint=f"write '{kind}:<version>', as Upsun requires",
+                at_key=False,
+                hint=self.versions_hint(kind, f"write '{kind}:<version>'"),
             )
+        else:
+            self.check_version(kind, version, path + ("type",))
         configuration = service.get("configuration")
         if isinstance(configuration, dict):
             self.check_service_configuration(kind, path + ("configuration",), configuration)
+
+    def versions_hint(self, kind: str, lead: str) -> str:
+        versions = VERSIONS.get(kind)
+        return f"{lead}; {kind} versions on Upsun: {versions.offered()}" if versions else lead
+
+    def check_version(self, kind: str, version: str, path: DataPath) -> None:
+        """`kind:version` against the platform's versions (`sunup.config.versions`)."""
+        known = version_status(kind, version)
+        if known is None:  # a type sunup has no version table for
+            return
+        status, versions = known
+        if status is Status.UNKNOWN:
+            self.error(
+                "unknown-version",
+                f"Upsun offers no version '{version}' of {kind}",
+                path,
+                at_key=False,
+                hint=f"{kind} versions on Upsun: {versions.offered()}",
+            )
+        elif status is Status.DEPRECATED:
+            self.warning(
+                "deprecated-version",
+                f"{kind} {version} is deprecated on Upsun: still offered, without security updates from upstream",
+                path,
+                hint=f"consider a supported version ({versions.offered()})",
+            )
+        elif status is Status.RETIRED:
+            self.warning(
+                "retired-version",
+                f"{kind} {version} is retired: Upsun offered it once and no longer does",
+                path,
+                hint=f"move to a version Upsun offers ({versions.offered()})",
+            )
 
     def check_service_configuration(self, kind: str, path: DataPath, configuration: dict[str, Any]) -> None:
         if kind in ("mariadb", "mysql", "oracle-mysql", "postgresql"):
@@ -177,7 +214,7 @@ class _Checker:
         if app_type is None and not app.get("stack"):
             self.error(
                 "missing-key",
-                f"application '{name}' needs a `type` (such as 'python:3.12') or a `stack`",
+                f"application '{name}' needs a `type` (such as 'python:3.14') or a `stack`",
                 path,
             )
         elif isinstance(app_type, str):
@@ -191,12 +228,15 @@ class _Checker:
                     hint=did_you_mean(runtime, RUNTIMES) or f"runtimes: {', '.join(RUNTIMES)}",
                 )
             elif not version:
-                self.warning(
+                self.error(
                     "missing-version",
-                    f"type '{runtime}' has no version; the local runtime's version is used",
+                    f"type '{runtime}' has no version: Upsun requires '{runtime}:<version>'",
                     path + ("type",),
-                    hint=f"write '{runtime}:<version>', as Upsun requires",
+                    at_key=False,
+                    hint=self.versions_hint(runtime, f"write '{runtime}:<version>'"),
                 )
+            else:
+                self.check_version(runtime, version, path + ("type",))
         self.check_group_keys(path, app, web=True)
         web = app.get("web")
         if isinstance(web, dict):

@@ -68,7 +68,7 @@ def test_invalid_config_is_rendered_like_a_compiler(make_project: Callable[..., 
             ".upsun/config.yaml": (
                 "applications:\n"
                 "  app:\n"
-                "    type: python:3.12\n"
+                "    type: python:3.14\n"
                 "    workers:\n"
                 "      queue:\n"
                 "        comands:\n"

@@ -49,6 +49,15 @@ KNOWN_INVALID: dict[str, tuple[str, str]] = {
         "mount-nested",
         "a `service` mount inside `local` mounts (spec section 4: a mount inside a mount of another type)",
     ),
+    "Berdir__platformsh-examples": (
+        "missing-version",
+        "`type: php` and `type: mysql` without a version, from Platform.sh's early days; the platform "
+        "now requires `type:version` (docs: add-services, the `type` key)",
+    ),
+    "platformsh__example-ruby-sinatra-all-the-services": (
+        "missing-version",
+        "`type: elasticsearch` without a version, beside versioned services; the platform requires `type:version`",
+    ),
     "platformsh__cli/internal/convert/testdata/platformsh": (
         "unknown-service",
         "a converter's test data: relationships to services (drupaldb, cache, search_solr) defined nowhere",
