@@ -123,12 +123,8 @@ def deployment(ctx: ExportContext, app: AppPlan, group: GroupPlan) -> dict[str, 
     if group.is_web:
         main["ports"] = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
         main["readinessProbe"] = {"tcpSocket": {"port": "http"}, "periodSeconds": 5, "failureThreshold": 3}
+    # pre_start is no initContainer: `sunup run-instance` runs it before start, as locally.
     spec = pod_spec(ctx, group, volumes=volumes, restart="Always")
-    if group.commands and group.commands.pre_start:
-        init = container(
-            ctx, app, group, name="pre-start", command=shell(group.commands.pre_start), volumes=volumes, target=target
-        )
-        spec["initContainers"] = [init]
     spec["containers"] = [main]
     target["spec"] = {
         "replicas": group.resources.count,
