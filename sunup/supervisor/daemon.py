@@ -209,7 +209,7 @@ async def serve(
             if plan.services:
                 extra = _with_relationships(plan, services.access, extra, relay)
             if routing is not None:
-                extra = _with_routes(routing.environment, extra)
+                extra = _with_routes(routing.environment(plan), extra)
             maker = SpecMaker.for_host(
                 project_root,
                 state,

@@ -111,10 +111,9 @@ class Routing:
     def logs(self) -> Path:
         return self.state.root / "logs" / "router"
 
-    @property
-    def environment(self) -> Mapping[str, str]:
-        """What every instance, hook, cron and shell gets (never the build)."""
-        return {"PLATFORM_ROUTES": platform_routes_variable(self.routes)}
+    def environment(self, plan: ProjectPlan) -> Mapping[str, str]:
+        """What every instance, hook, cron and shell of `plan` gets (never the build)."""
+        return {"PLATFORM_ROUTES": platform_routes_variable(local_routes(plan.route_plans, self.address))}
 
     def urls(self) -> list[str]:
         """The project's URLs, the primary first."""
@@ -146,6 +145,7 @@ class Routing:
     def follow(self, supervisor: Supervisor, plan: ProjectPlan, app_dirs: Mapping[str, Path]) -> None:
         """Serve a new release (a deploy): nginx reloaded when what it serves changed."""
         self._supervisor, self.plan, self._app_dirs = supervisor, plan, app_dirs
+        self.routes = local_routes(plan.route_plans, self.address)
         self._watch(supervisor)
         if self.router is not None:
             self.router.update(self._site())
