@@ -69,7 +69,7 @@ def find_project_root(start: Path) -> Path:
         return lone_app
     raise ProjectNotFoundError(
         f"no Upsun project in {start} or above it",
-        hint="a project has a .upsun/ folder (or .platform.app.yaml); use -C DIR to point at one",
+        hint="a project has a .upsun/ or .platform/ folder, or a .platform.app.yaml; use -C DIR to point at one",
     )
 
 
