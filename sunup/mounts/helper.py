@@ -8,14 +8,15 @@ nearly free (docs/mounts.md has the figures). It is compiled once per state fold
 ``<state>/helpers/sunup-enter-<hash of its source>``; where there is no compiler, or the program
 cannot run, the supervisor uses the `preexec_fn` and says nothing (same result, slower start).
 
-    sunup-enter MODE KEPT UID GID APP_DIR N [SOURCE TARGET]... C [CGROUP_PROCS]... -- PROGRAM [ARG]...
+    sunup-enter MODE KEPT UID GID APP_DIR OVERLAY N [SOURCE TARGET]... C [CGROUP_PROCS]... -- PROGRAM [ARG]...
 
 First it joins the instance's cgroups: it writes its pid to each of the C `cgroup.procs` files
 (that is what the shell prelude of `sunup.isolation` does; done here, a simple start command
 needs no shell at all). MODE is ``m`` (a mount namespace) or ``u`` (a user namespace owning
-one); KEPT the mount flags the read-only remount keeps. The steps are those of `namespace` (the
-same order, the same messages); then PR_SET_PDEATHSIG=SIGKILL, and the exec of PROGRAM. A
-failing step writes ``sunup: could not ...`` to stderr and exits with status 125; a PROGRAM
+one); KEPT the mount flags the read-only remount keeps; OVERLAY ``-``, or the options of the
+read-only overlay of the group's mount points on the app folder (`NamespaceSetup.points`). The
+steps are those of `namespace` (the same order, the same messages); then PR_SET_PDEATHSIG=SIGKILL,
+and the exec of PROGRAM. A failing step writes ``sunup: could not ...`` to stderr and exits with status 125; a PROGRAM
 that cannot run exits 127 (not found) or 126, as a shell would. With ``SUNUP_ENTER_NOFILE`` in
 its environment, it first sets that soft open-file limit and removes the variable.
 
@@ -111,16 +112,17 @@ static int watch(int argc, char **argv) {
 int main(int argc, char **argv) {
     pid_t parent = getppid();
     if (argc >= 3 && strcmp(argv[1], "w") == 0) return watch(argc, argv);
-    if (argc < 10) {
-        fprintf(stderr, "usage: sunup-enter MODE KEPT UID GID APP N [SRC DST]... C [PROCS]... -- ARGV\n");
+    if (argc < 11) {
+        fprintf(stderr, "usage: sunup-enter MODE KEPT UID GID APP OVERLAY N [SRC DST]... C [PROCS]... -- ARGV\n");
         return 125;
     }
     int user = argv[1][0] == 'u';
     unsigned long kept = strtoul(argv[2], NULL, 10);
     const char *app = argv[5];
-    int binds = atoi(argv[6]);
-    int groups = binds >= 0 && argc > 7 + 2 * binds ? atoi(argv[7 + 2 * binds]) : -1;
-    int end = 8 + 2 * binds + groups;
+    const char *overlay = strcmp(argv[6], "-") != 0 ? argv[6] : NULL;
+    int binds = atoi(argv[7]);
+    int groups = binds >= 0 && argc > 8 + 2 * binds ? atoi(argv[8 + 2 * binds]) : -1;
+    int end = 9 + 2 * binds + groups;
     if (binds < 0 || groups < 0 || argc < end + 2 || strcmp(argv[end], "--") != 0) {
         fprintf(stderr, "sunup-enter: bad arguments\n");
         return 125;
@@ -137,7 +139,7 @@ int main(int argc, char **argv) {
     char self[32];
     snprintf(self, sizeof self, "%d\n", (int)getpid());
     for (int i = 0; i < groups; i++) {
-        const char *procs = argv[8 + 2 * binds + i];
+        const char *procs = argv[9 + 2 * binds + i];
         if (put(procs, self) != 0) {
             fprintf(stderr, "sunup: could not join its cgroup: write %s: %s\n", procs, strerror(errno));
             return 125;
@@ -156,12 +158,15 @@ int main(int argc, char **argv) {
         if (put("/proc/self/gid_map", map) != 0) return fail("write", "/proc/self/gid_map");
     }
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return fail("mount", "/");
+    if (overlay && mount("overlay", app, "overlay", MS_RDONLY | kept, overlay) != 0) return fail("overlay on", app);
     for (int i = 0; i < binds; i++) {
-        const char *source = argv[7 + 2 * i], *target = argv[8 + 2 * i];
+        const char *source = argv[8 + 2 * i], *target = argv[9 + 2 * i];
         if (mount(source, target, NULL, MS_BIND, NULL) != 0) return fail("bind on", target);
     }
-    if (mount(app, app, NULL, MS_BIND | MS_REC, NULL) != 0) return fail("bind", app);
-    if (mount(NULL, app, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept, NULL) != 0) return fail("mount", app);
+    if (!overlay) {
+        if (mount(app, app, NULL, MS_BIND | MS_REC, NULL) != 0) return fail("bind", app);
+        if (mount(NULL, app, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept, NULL) != 0) return fail("mount", app);
+    }
     if (chdir(here) != 0) return fail("chdir", here);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) return 125; /* the supervisor died before the death signal was set */
@@ -221,7 +226,8 @@ def helper_argv(helper: Path, setup: NamespaceSetup, argv: list[str], join: Sequ
     `cgroup.procs` files `join` lists."""
     binds = [path for bind in setup.binds for path in (bind.source, bind.target)]
     mode = "u" if setup.mode is Mode.USER else "m"
-    head = [str(helper), mode, str(setup.kept_flags), str(setup.uid), str(setup.gid), setup.app_dir]
+    overlay = setup.overlay_options() or "-"
+    head = [str(helper), mode, str(setup.kept_flags), str(setup.uid), str(setup.gid), setup.app_dir, overlay]
     return [*head, str(len(setup.binds)), *binds, str(len(join)), *join, "--", *argv]
 
 

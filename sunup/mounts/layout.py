@@ -15,6 +15,8 @@ this machine refuses it), or ``0`` / ``none`` (no namespace, no warning: for com
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -62,6 +64,10 @@ class MountLayout:
     helper: Path | None = None
     uid: int = field(default_factory=os.geteuid)
     gid: int = field(default_factory=os.getegid)
+    #: Mount points the build lacks go in a folder of the group's own, overlaid on the app folder
+    #: in its namespace (`NamespaceSetup.points`), not in the build every group shares; without
+    #: overlays here (`probe`), they are made in the build.
+    points: bool = False
     _flags: dict[Path, int] = field(default_factory=dict)
 
     def instance(self, group: GroupPlan, index: int, app_dir: Path) -> InstanceMounts:
@@ -78,7 +84,11 @@ class MountLayout:
             binds.insert(0, Bind(str(self.state_root), str(self.state_root)))
         if app_dir not in self._flags:
             self._flags[app_dir] = kept_flags(app_dir)
-        setup = NamespaceSetup(self.mode, str(app_dir), tuple(binds), self._flags[app_dir], self.uid, self.gid)
+        points = ""
+        in_app = [v.path for v in volumes if mount_point(app_dir, volumes, v.path) == app_dir / v.path]
+        if self.points and any(not os.path.isdir(app_dir / path) for path in in_app):
+            points = str(points_dir(self.state_root, group, in_app))
+        setup = NamespaceSetup(self.mode, str(app_dir), tuple(binds), self._flags[app_dir], self.uid, self.gid, points)
         return InstanceMounts(app_dir, app_dir, volumes, namespace=setup, helper=self.helper)
 
     def wipe_tmp(self) -> None:
@@ -93,6 +103,12 @@ class MountLayout:
                 shutil.rmtree(self.state_root / VOLUMES / volume.mount.volume / str(index), ignore_errors=True)
 
 
+def points_dir(state_root: Path, group: GroupPlan, paths: Sequence[str]) -> Path:
+    """The folder of `group`'s mount points `paths` (named by them: one in use is never changed)."""
+    digest = hashlib.sha256("\0".join(sorted(paths)).encode()).hexdigest()[:12]
+    return state_root / "points" / group.app / f"{group.name}-{digest}"
+
+
 def prepare(mounts: InstanceMounts) -> None:
     """Make sure the folders of `mounts` exist, and their mount points or view."""
     try:
@@ -100,8 +116,13 @@ def prepare(mounts: InstanceMounts) -> None:
             if not os.path.isdir(volume.folder):  # a stat is cheaper than a mkdir that fails
                 os.makedirs(volume.folder, exist_ok=True)
         if mounts.namespace is not None:
+            points = mounts.namespace.points
             for volume in mounts.volumes:
                 point = mount_point(mounts.build_dir, mounts.volumes, volume.path)
+                if points and point == mounts.build_dir / volume.path:
+                    if os.path.lexists(point) and not os.path.isdir(point):
+                        raise FileExistsError(errno.EEXIST, "a file is there", str(point))
+                    point = Path(points, volume.path)
                 if not os.path.isdir(point):
                     os.makedirs(point)
         elif mounts.view is not None:
@@ -136,14 +157,16 @@ def open_layout(state_root: Path, plan: ProjectPlan, *, choice: str | None = Non
         reason = probe(mode)
         if reason is not None:
             raise MountError(f"{ENV_VARIABLE}={wanted}: {reason}", hint=f"{ENV_VARIABLE}=auto falls back")
-        return MountLayout(state_root, mode, None, shared, _helper(state_root, mode))
+        helper = _helper(state_root, mode)
+        return MountLayout(state_root, mode, None, shared, helper, points=probe(mode, helper, points=True) is None)
     if wanted != "auto":
         raise MountError(f"{ENV_VARIABLE}={wanted} is not a choice", hint="auto, mount, user or 0")
     reasons = []
     for mode in (Mode.MOUNT, Mode.USER) if os.geteuid() == 0 else (Mode.USER,):
         reason = probe(mode)
         if reason is None:
-            return MountLayout(state_root, mode, None, shared, _helper(state_root, mode))
+            helper = _helper(state_root, mode)
+            return MountLayout(state_root, mode, None, shared, helper, points=probe(mode, helper, points=True) is None)
         reasons.append(f"{mode.value}: {reason}")
     warning = (
         f"no mount namespace here ({'; '.join(reasons)}){_restriction()}: the app folder is writable, and each "

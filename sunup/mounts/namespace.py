@@ -16,7 +16,10 @@
    noexec) kept;
 6. the working folder looked up again (Popen's `cwd` was entered before the mounts).
 
-The mount points must exist (`sunup.mounts.layout` creates them). A failure in `child_setup`
+With `points` (a folder of the instance group's mount points that the build lacks), steps 4 and 5
+are instead done first by a read-only overlay of `points` on the app folder: the group sees its
+own mount points, and no other group's (they are not made in the build, which every group
+shares). The mount points must exist (`sunup.mounts.layout` creates them). A failure in `child_setup`
 writes one line to the child's stderr (the instance's log) and exits with status 125.
 """
 
@@ -84,6 +87,18 @@ class NamespaceSetup:
     #: The identity mapped into a user namespace (`user` mode).
     uid: int = 0
     gid: int = 0
+    #: A folder of empty mount points overlaid (read-only) on the app folder; "" for none.
+    points: str = ""
+
+    def overlay_options(self) -> str:
+        """The options of the overlay of `points` on the app folder ("" without `points`)."""
+        if not self.points:
+            return ""
+
+        def escaped(path: str) -> str:
+            return path.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+
+        return f"lowerdir={escaped(self.points)}:{escaped(self.app_dir)}"
 
     def __post_init__(self) -> None:
         if self.mode is Mode.NONE:
@@ -97,6 +112,7 @@ class NamespaceSetup:
             "kept_flags": self.kept_flags,
             "uid": self.uid,
             "gid": self.gid,
+            "points": self.points,
         }
 
     @classmethod
@@ -108,6 +124,7 @@ class NamespaceSetup:
             kept_flags=int(data["kept_flags"]),
             uid=int(data["uid"]),
             gid=int(data["gid"]),
+            points=str(data.get("points", "")),
         )
 
 
@@ -124,6 +141,12 @@ def _mount(source: bytes | None, target: bytes, flags: int) -> None:
         action = "bind" if flags & MS_BIND and not flags & MS_REMOUNT else "mount"
         what = f"{action} {source.decode(errors='replace')} on" if source and source != target else f"{action}"
         raise OSError(number, f"{what} {target.decode(errors='replace')}: {os.strerror(number)}")
+
+
+def _overlay(target: bytes, options: bytes, flags: int) -> None:
+    if _libc.mount(b"overlay", target, b"overlay", flags, options) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"overlay on {target.decode(errors='replace')}: {os.strerror(number)}")
 
 
 def _write(path: str, text: str) -> None:
@@ -144,6 +167,7 @@ def _steps(setup: NamespaceSetup) -> Callable[[], None]:
     user = setup.mode is Mode.USER
     flags = CLONE_NEWNS | (CLONE_NEWUSER if user else 0)
     readonly = MS_REMOUNT | MS_BIND | MS_RDONLY | setup.kept_flags
+    overlay = setup.overlay_options().encode()
     uid_map, gid_map = f"{setup.uid} {setup.uid} 1\n", f"{setup.gid} {setup.gid} 1\n"
 
     def run() -> None:
@@ -156,10 +180,13 @@ def _steps(setup: NamespaceSetup) -> Callable[[], None]:
             _write("/proc/self/uid_map", uid_map)
             _write("/proc/self/gid_map", gid_map)
         _mount(None, b"/", MS_REC | MS_PRIVATE)
+        if overlay:
+            _overlay(app, overlay, MS_RDONLY | setup.kept_flags)
         for source, target in binds:
             _mount(source, target, MS_BIND)
-        _mount(app, app, MS_BIND | MS_REC)
-        _mount(None, app, readonly)
+        if not overlay:
+            _mount(app, app, MS_BIND | MS_REC)
+            _mount(None, app, readonly)
         # The working folder was looked up before the mounts: look it up again, inside them.
         try:
             os.chdir(here)

@@ -2,7 +2,8 @@
 
 `probe(mode)` runs `sh` in a fresh namespace of `mode` over a scratch folder, the way an instance
 is started (with the `sunup-enter` helper when one is given, else through a `preexec_fn`), and
-checks that the folder is read-only and that a bind mount in it is writable. Namespaces being
+checks that the folder is read-only and that a bind mount in it is writable (with `points`: on a
+mount point that only an overlay of mount points has, `NamespaceSetup.points`). Namespaces being
 allowed (unshare) is not enough: AppArmor, seccomp or a container runtime may refuse the mounts.
 """
 
@@ -20,16 +21,19 @@ from sunup.mounts.namespace import FAILURE_PREFIX, SETUP_FAILED, Bind, Mode, Nam
 _CHECK = 'if true 2>/dev/null >"$1/ro"; then exit 3; fi; true >"$1/mount/rw" || exit 4'
 
 
-def probe(mode: Mode, helper: Path | None = None) -> str | None:
+def probe(mode: Mode, helper: Path | None = None, *, points: bool = False) -> str | None:
     """None when a child can enter a `mode` namespace here; else why not, as the kernel said."""
     if mode is Mode.NONE:
         return None
     with tempfile.TemporaryDirectory(prefix="sunup-probe-") as folder:
-        app, volume = Path(folder, "app"), Path(folder, "volume")
-        (app / "mount").mkdir(parents=True)
+        app, volume, skeleton = Path(folder, "app"), Path(folder, "volume"), Path(folder, "points")
+        ((skeleton if points else app) / "mount").mkdir(parents=True)
+        app.mkdir(exist_ok=True)
         volume.mkdir()
         bind = Bind(str(volume), str(app / "mount"))
-        setup = NamespaceSetup(mode, str(app), (bind,), kept_flags(app), os.geteuid(), os.getegid())
+        setup = NamespaceSetup(
+            mode, str(app), (bind,), kept_flags(app), os.geteuid(), os.getegid(), str(skeleton) if points else ""
+        )
         argv = ["/bin/sh", "-c", _CHECK, "sh", str(app)]
         try:
             result = subprocess.run(

@@ -189,12 +189,33 @@ def test_writing_outside_the_mounts_fails_with_erofs(project: Project, mode: str
 
 
 def test_the_mail_worker_without_mounts_can_write_nowhere_in_the_app(project: Project) -> None:
-    """`mounts: {}`: every folder of the app tree, mount points included, refuses writes."""
+    """`mounts: {}`: every folder of the app tree refuses writes, and the other groups' mount
+    points are not in it."""
     namespaces("mount")
     project.up()
     found = project.checks("mail.0")[0]
-    assert {".", "./data", "./uploads", "./.upsun"} <= set(found)
+    assert set(found) == {".", "./.upsun"}
     assert set(found.values()) == {"EROFS"}
+
+
+@pytest.mark.parametrize("mode", ["mount", "user"])
+def test_each_group_sees_its_own_mount_points_only(project: Project, mode: str) -> None:
+    """Mount points the build lacks exist for the group that has them, not in the build every
+    group shares: web sees uploads and shared, queue its own four, and the built app none."""
+    namespaces(mode)
+    project.env["SUNUP_NAMESPACES"] = mode
+    project.up()
+    project.checks("queue.0")
+
+    def listing(*selection: str) -> set[str]:
+        return set(project.sunup("ssh", *selection, "--", "ls -A").stdout.split())
+
+    source = {".upsun", "check.py"}
+    assert listing("--web") == source | {"uploads", "shared"}
+    assert listing("--worker", "queue") == source | {"data", "scratch", "local", "shared"}
+    assert listing("--worker", "mail") == source
+    (built,) = (project.state / "builds" / "app").glob("*/app")
+    assert {p.name for p in built.iterdir()} == source
 
 
 def test_web_and_queue_keep_their_storage_apart_but_share_a_service_mount(project: Project) -> None:
@@ -202,7 +223,7 @@ def test_web_and_queue_keep_their_storage_apart_but_share_a_service_mount(projec
     namespaces("mount")
     project.up()
     web, queue = project.checks("web.0")[0], project.checks("queue.0")[0]
-    assert web["uploads/w"] == "ok" and queue["uploads/w"] == "EROFS"
+    assert web["uploads/w"] == "ok" and queue["uploads/w"] == "ENOENT"  # web's mount point is not queue's
     assert queue["data/w"] == "ok"
     assert lines(project.volumes / "web" / "storage" / "uploads" / "w") == ["app.web.0"]
     assert lines(project.volumes / "queue" / "storage" / "data" / "w") == ["app.queue.0"]
