@@ -203,21 +203,33 @@ class _Root:
 
 
 def _roots(site: RouterSite, app: AppSite, index: int, location: LocationPlan) -> list[_Root]:
-    """The location's root, then one per mount inside it (served from the mount's folder)."""
+    """The location's root, then one per mount inside it (served from the mount's folder).
+
+    A root that is in a mount (``web/sites/default/files``) is served from the mount's folder,
+    where its files are, not from the build's empty folder under it. A mount whose URL path is
+    under a longer location of the app belongs to that location (its rules, its expiry)."""
     if location.root is None:
         return []
     prefix = _prefix(location.path)
-    target = app.root / location.root if location.root else app.root
-    roots = [_rooted(site, app, f"{index}", prefix, target)]
     base = location.root.strip("/")
-    for number, (mount, folder) in enumerate(sorted(app.mounts.items())):
-        inside = mount.strip("/")
-        if base and not (inside == base or inside.startswith(base + "/")):
+    mounts = {mount.strip("/"): folder for mount, folder in app.mounts.items()}
+    target = app.root / base if base else app.root
+    holding = [m for m in mounts if m and (base == m or base.startswith(m + "/"))]
+    if holding:
+        mount = max(holding, key=len)
+        target = mounts[mount] / base[len(mount) :].strip("/") if base != mount else mounts[mount]
+    roots = [_rooted(site, app, f"{index}", prefix, target)]
+    longer = [_prefix(other.path) for other in app.locations if len(_prefix(other.path)) > len(prefix)]
+    for number, (inside, folder) in enumerate(sorted(mounts.items())):
+        if base and not inside.startswith(base + "/"):
             continue
         relative = inside[len(base) :].strip("/") if base else inside
         if not relative:
             continue
-        roots.append(_rooted(site, app, f"{index}-m{number}", f"{prefix}{relative}/", folder))
+        url_path = f"{prefix}{relative}/"
+        if any(url_path.startswith(other) for other in longer):
+            continue
+        roots.append(_rooted(site, app, f"{index}-m{number}", url_path, folder))
     return roots
 
 

@@ -3,18 +3,20 @@
 A `RouterSite` is the plan's routes and web locations with every host fact filled in: the local
 URLs' hosts and ports, each app's folder on the host, where its web instances listen, the files
 nginx keeps (logs, cache, certificate) and the hold socket of the supervisor. Frozen values only:
-`site_for` builds one from the plan and the host facts with pure code, the renderer turns it into
-nginx's configuration, and the runner writes that and runs nginx.
+`route_sites` makes the routes' part from the plan's routes at the router's address with pure
+code, the renderer turns a site into nginx's configuration, and the runner writes that and runs
+nginx.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sunup.plan.model import LocationPlan, RedirectPathPlan, RoutePlan, frozen_map
+from sunup.plan.routes import LocalRoute, local_routes, resolve_url
 from sunup.router.address import RouterAddress
 
 
@@ -88,6 +90,33 @@ class RouterSite:
     def app_socket(self, name: str) -> Path:
         """Where the web server of app `name` listens (the router's upstream for its routes)."""
         return self.folder / f"app-{safe_name(name)}.sock"
+
+
+def route_sites(routes: Iterable[RoutePlan], address: RouterAddress) -> tuple[RouteSite, ...]:
+    """The plan's routes at their local URLs, partial redirects' targets resolved."""
+    return tuple(route_site(local, address) for local in local_routes(routes, address))
+
+
+def route_site(local: LocalRoute, address: RouterAddress) -> RouteSite:
+    """One route at its local URL (`sunup.plan.routes.local_routes`)."""
+    route = local.route
+    redirects = tuple(
+        RedirectSite(
+            redirect=r,
+            to=resolve_url(r.to, address),
+            expires=r.expires if r.expires is not None else route.redirects_expires,
+        )
+        for r in route.redirects
+    )
+    return RouteSite(
+        route=route,
+        url=local.url,
+        scheme=route.scheme,
+        host=local.host,
+        path=route.path,
+        to=local.to,
+        redirects=redirects,
+    )
 
 
 def safe_name(name: str) -> str:
