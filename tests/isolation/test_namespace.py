@@ -6,6 +6,7 @@ user namespace, through the compiled `sunup-enter` helper or a `preexec_fn`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import shutil
@@ -247,3 +248,25 @@ def test_other_commands_enter_the_instance_namespace_too(way: Way, tree: Tree) -
     assert "Read-only file system" in result.stdout
     assert (tree.volume / "out").read_text() == "hook\n"
     assert entering(None, ["true"]) == (["true"], None)
+
+
+def test_mount_points_from_an_overlay_exist_only_in_the_namespace(way: Way, tree: Tree, tmp_path: Path) -> None:
+    """With `points`, a mount point the app folder lacks comes from the overlaid folder: the bind
+    works there, the app folder stays read-only, and the host's app folder never gets it."""
+    points = tmp_path / "points"
+    (points / "uploads").mkdir(parents=True)
+    setup = dataclasses.replace(
+        tree.setup(way.mode, (Bind(str(tree.volume), str(tree.app / "uploads")),)), points=str(points)
+    )
+    script = textwrap.dedent(
+        """\
+        touch new.txt 2>&1 | grep -q 'Read-only file system' || { echo "write allowed"; exit 1; }
+        echo hello > uploads/greeting || exit 2
+        ls -A
+        """
+    )
+    status, output = run(way, setup, script, tree.app)
+    assert status == 0, output
+    assert output.split() == ["code.txt", "data", "uploads"]
+    assert (tree.volume / "greeting").read_text() == "hello\n"
+    assert not (tree.app / "uploads").exists()
