@@ -151,8 +151,10 @@ def find_python(version: str, places: Places, probe: Probe | None = None) -> Int
     version that is installed but not enabled does not run)."""
     run = probe or _version_of
     for program in python_candidates(version, places):
-        if os.access(program, os.X_OK) and _python_version(program, run) == version:
-            return Interpreter(program, version)
+        if os.access(program, os.X_OK):
+            found = _python_of(program, run)
+            if found.version == version:
+                return found
     return None
 
 
@@ -217,8 +219,8 @@ def choose_python(version: str, places: Places) -> tuple[Interpreter, str | None
     fallback = shutil.which("python3", path=places.path or None)
     if fallback is None:
         raise RuntimeFailure("no Python interpreter on this machine", hint="apt-get install python3 python3-venv")
-    local = _python_version(Path(fallback), _version_of)
-    interpreter = Interpreter(Path(fallback), local)
+    interpreter = _python_of(Path(fallback), _version_of)
+    local = interpreter.version
     if version and local != version:
         return interpreter, (
             f"type asks for Python {version}, which is not installed here (looked on PATH, in pyenv's and uv's "
@@ -247,8 +249,14 @@ def _node(version: str, places: Places, progress: Progress) -> tuple[list[str], 
     )
 
 
-def _python_version(program: Path, probe: Probe) -> str:
-    return probe([str(program), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+def _python_of(program: Path, probe: Probe) -> Interpreter:
+    """The interpreter `program` runs (a shim's or a link's real program, when it says) and its
+    X.Y version ("" when it does not run)."""
+    said = probe([str(program), "-c", "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)"]).split(
+        maxsplit=1
+    )
+    real = Path(said[1]) if len(said) > 1 and os.path.isabs(said[1]) else program
+    return Interpreter(real, said[0] if said else "")
 
 
 def _newest_first(folder: Path, pattern: str) -> list[Path]:

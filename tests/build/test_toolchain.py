@@ -49,6 +49,15 @@ def test_a_shim_that_does_not_run_is_passed_over(tmp_path: Path) -> None:
     assert found is not None and found.program == real
 
 
+def test_a_shim_that_runs_is_named_by_its_real_program(tmp_path: Path) -> None:
+    """An interpreter that reports its sys.executable (a pyenv shim of an enabled version) is
+    named, in the build log and for the virtual environment, by that real program."""
+    real = tmp_path / "versions" / "3.12.1" / "bin" / "python3.12"
+    _fake(tmp_path / "shims" / "python3.12", f"3.12 {real}")
+    found = find_python("3.12", Places(home=tmp_path / "home", path=str(tmp_path / "shims"), system=()))
+    assert found is not None and found.program == real and found.version == "3.12"
+
+
 def test_uv_and_system_interpreters_are_found(tmp_path: Path) -> None:
     """uv's cpython-3.13.* install is found, and /usr/bin-like folders after it; a free-threaded
     build is not taken for the normal one."""
