@@ -1,7 +1,8 @@
 """Benchmark: export a configuration with 1,000 workers to Kubernetes objects (target: under 2 s).
 
-The target is the exporter's (`export_project`, plan in, objects out); the YAML serialisation of
-the ~4,000 objects (PyYAML's C dumper) is timed beside it.
+Times the exporter (`export_project`, plan in, objects out) and the YAML serialisation of its
+~4,000 objects (`sunup.cli.yamlemit`, as `sunup export kubernetes` writes them); the target is
+for both together.
 
     python bench/export_scale.py [--workers N] [--repeat R]
 
@@ -59,9 +60,9 @@ def main() -> None:
     print(f"{'step':<28}{'best':>10}{'median':>10}")
     for name, times in (("export_project", export_times), ("YAML", yaml_times), ("total", totals)):
         print(f"{name:<28}{min(times):>9.3f}s{statistics.median(times):>9.3f}s")
-    median = statistics.median(export_times)
+    median = statistics.median(totals)
     verdict = "ok" if median < TARGET_SECONDS else "SLOW"
-    print(f"target: export_project under {TARGET_SECONDS:.1f} s: {verdict} ({median:.3f} s)")
+    print(f"target: total under {TARGET_SECONDS:.1f} s: {verdict} ({median:.3f} s)")
     if median >= TARGET_SECONDS:
         sys.exit(1)
 

@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
-from sunup.cli import output
+from sunup.cli import output, yamlemit
 from sunup.errors import EXIT_OK
 
 #: The first line of every file sunup writes: files starting so are its own (and may be replaced).
 HEADER = "# Written by `sunup export kubernetes`: edit the configuration and export again."
 _OWN_FILE = re.compile(r"^[0-9]{3,}-[a-z0-9-]+\.yaml$")
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @click.group()
@@ -141,7 +139,7 @@ def _document(item: dict[str, Any]) -> str:
     from sunup.export.kubernetes.objects import WARNING_ANNOTATION
 
     notes = ((item.get("metadata") or {}).get("annotations") or {}).get(WARNING_ANNOTATION)
-    body = yaml.dump(item, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    body = yamlemit.dump(item)
     return (_comments([notes]) if notes else "") + body
 
 
