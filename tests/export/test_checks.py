@@ -62,7 +62,17 @@ def _cron(objects: Objects, schedule: str = "H 3 * * *", name: str = "app-cron-x
     )
 
 
+def _service_digit(objects: Objects) -> None:
+    next(o for o in objects if o["kind"] == "Service")["metadata"]["name"] = "9mysql"
+
+
+def _secret_key(objects: Objects) -> None:
+    next(o for o in objects if o["kind"] == "Secret")["stringData"]["bad key"] = "x"
+
+
 CASES: dict[str, tuple[Callable[[Objects], None], str]] = {
+    "Service name starting with a digit": (_service_digit, "DNS-1035"),
+    "Secret key with a space": (_secret_key, "is not a valid Secret key"),
     "restartPolicy Never in a Deployment": (_restart_never, "restartPolicy 'Never' is not allowed"),
     "8GB": (_bad_quantity, "'8GB' (memory) is not a quantity"),
     "MyApp_Web": (_bad_name, "is not a DNS-1123 label"),

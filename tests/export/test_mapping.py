@@ -165,3 +165,30 @@ def test_warnings_name_what_has_no_faithful_mapping() -> None:
     warnings = "\n".join(export_of(CRONS).warnings)
     for expected in ("one cron at a time", "deploy hook runs before", "network plugin", "redirects are not exported"):
         assert expected in warnings
+
+
+def test_names_starting_with_a_digit_get_a_letter_for_services(make_project: Callable[..., Path]) -> None:
+    """An app or service whose name starts with a digit still gets Service names (DNS-1035) that pass the checker."""
+    from sunup.export.kubernetes.checks import check_objects
+
+    project = make_project(
+        {
+            ".upsun/config.yaml": (
+                "applications:\n"
+                "  2048:\n"
+                "    type: 'python:3.12'\n"
+                "    web: {commands: {start: 'python -m http.server $PORT'}}\n"
+                "    relationships: {cache: '9cache:redis'}\n"
+                "services:\n"
+                "  9cache: {type: 'redis:7.2'}\n"
+                "routes:\n"
+                "  'https://{default}/': {type: upstream, upstream: '2048:http'}\n"
+            )
+        }
+    )
+    result = export_project(plan_of(project), OPTIONS)
+    services = sorted(o["metadata"]["name"] for o in result.objects if o["kind"] == "Service")
+    assert services == ["s-2048-web", "s-9cache"]
+    assert check_objects(result.objects) == []
+    secret = named(result.objects, "Secret", "2048-web-relationships")["stringData"]
+    assert secret["CACHE_HOST"] == "s-9cache"

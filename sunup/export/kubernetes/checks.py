@@ -35,6 +35,9 @@ _FIELD_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 POLICY_TYPES = {"Ingress", "Egress"}
+DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+#: The most a Secret or ConfigMap holds (1 MiB).
+DATA_LIMIT = 1 << 20
 
 
 def check_objects(items: Iterable[dict[str, Any]]) -> list[str]:
@@ -96,6 +99,8 @@ def _check(
         yield from _policy(spec)
     if kind == "Ingress":
         yield from _ingress(spec, objects)
+    if kind in ("Secret", "ConfigMap"):
+        yield from _data(item)
     if kind == "PersistentVolumeClaim":
         yield from _quantities((spec.get("resources") or {}).get("requests") or {})
 
@@ -105,11 +110,24 @@ def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _name(kind: str, name: str) -> Iterator[str]:
+    if kind == "Service" and not naming.DNS_1035.match(name):
+        yield f"name '{name}' of a Service does not start with a letter (DNS-1035)"
     if kind in LABEL_NAMED:
         if not naming.DNS_LABEL.match(name) or len(name) > naming.LABEL_LIMIT:
             yield f"name '{name}' is not a DNS-1123 label (lowercase, digits, '-', at most 63)"
     elif not naming.DNS_SUBDOMAIN.match(name) or len(name) > 253:
         yield f"name '{name}' is not a DNS-1123 subdomain"
+
+
+def _data(item: Mapping[str, Any]) -> Iterator[str]:
+    size = 0
+    for field in ("data", "stringData"):
+        for key, value in (item.get(field) or {}).items():
+            if not DATA_KEY.match(key) or len(key) > 253:
+                yield f"key '{key}' is not a valid {item.get('kind')} key"
+            size += len(key) + len(str(value).encode())
+    if size > DATA_LIMIT:
+        yield f"its data has {size} bytes, more than the {DATA_LIMIT} Kubernetes stores"
 
 
 def _labels(labels: Mapping[str, Any]) -> Iterator[str]:

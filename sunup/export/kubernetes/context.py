@@ -39,8 +39,8 @@ class ExportContext:
         return image_name(self.options, app.name, self.tree_id(app))
 
     def group_name(self, group: GroupPlan) -> str:
-        """``app-web``, ``app-queue``: the Deployment, its Secret and (web) Service."""
-        return naming.dns_label(group.app, group.name)
+        """``app-web``, ``app-queue``: the Deployment and (web) Service."""
+        return naming.service_label(group.app, group.name)
 
     def group_labels(self, group: GroupPlan, role: str) -> dict[str, str]:
         return {
@@ -69,7 +69,7 @@ class ExportContext:
 
     def service_name(self, service: ServicePlan) -> str:
         """The Service of a service: its DNS name is the relationship's host."""
-        return naming.dns_label(service.name)
+        return naming.service_label(service.name)
 
     def service_port(self, service: ServicePlan) -> int | None:
         return PORTS.get(service.kind)

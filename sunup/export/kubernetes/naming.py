@@ -20,6 +20,8 @@ _DIGEST = 8
 _INVALID = re.compile(r"[^a-z0-9-]+")
 _INVALID_VALUE = re.compile(r"[^A-Za-z0-9._-]+")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: Service names are DNS-1035 labels: a letter first.
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -36,6 +38,12 @@ def dns_label(*parts: str, limit: int = LABEL_LIMIT) -> str:
     if len(name) <= limit:
         return name
     return f"{name[: limit - _DIGEST - 1].rstrip('-')}-{digest(whole)}"
+
+
+def service_label(*parts: str) -> str:
+    """As `dns_label`, starting with a letter (a Service's name): ``2048-web`` → ``s-2048-web``."""
+    name = dns_label(*parts)
+    return name if name[0].isalpha() else dns_label("s", *parts)
 
 
 def label_value(text: str) -> str:
