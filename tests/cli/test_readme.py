@@ -57,6 +57,12 @@ def test_every_command_the_docs_show_exists_with_its_options() -> None:
             if name not in names or command is None:
                 problems.append(f"{document.name}: `sunup {line}`: no command '{name}'")
                 continue
+            while isinstance(command, click.Group) and rest and not rest[0].startswith("-"):
+                sub = command.get_command(ctx, rest[0])  # `sunup export kubernetes ...`
+                if sub is None:
+                    problems.append(f"{document.name}: `sunup {line}`: '{name}' has no command '{rest[0]}'")
+                    break
+                name, command, rest = f"{name} {rest[0]}", sub, rest[1:]
             known = _options(command) | global_options | {"-h", "--help"}
             for word in rest[: rest.index("--")] if "--" in rest else rest:
                 flag = re.match(r"^[\[(|]*(--?[a-zA-Z][\w-]*)", word)
