@@ -192,7 +192,7 @@ def prepare(app: AppPlan, folder: Path, progress: Progress, places: Places | Non
             path.append(str(venv / "bin"))
             env["VIRTUAL_ENV"] = str(venv)
         elif runtime == "nodejs":
-            node_path, warning = _node(version, where, progress)
+            node_path, warning = choose_node(version, where, progress)
             if warning:
                 warnings.append(warning)
             prefix = folder / "npm"
@@ -229,7 +229,7 @@ def choose_python(version: str, places: Places) -> tuple[Interpreter, str | None
     return interpreter, None
 
 
-def _node(version: str, places: Places, progress: Progress) -> tuple[list[str], str | None]:
+def choose_node(version: str, places: Places, progress: Progress) -> tuple[list[str], str | None]:
     """The PATH entries for `nodejs:<version>` (none: the local node), and a warning."""
     local_node = shutil.which("node", path=places.path or None)
     local = _version_of([local_node, "--version"]).lstrip("v") if local_node else ""

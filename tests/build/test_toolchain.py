@@ -165,3 +165,21 @@ def test_build_and_instances_use_the_installed_version(make_project: Callable[..
             check=True,
         )
         assert ran.stdout.strip() == OTHER, name
+
+
+def test_nodejs_uses_nvm_when_the_local_node_is_another_major(tmp_path: Path) -> None:
+    """`nodejs:20` with a local node 18 and nvm's v20.11.0: nvm's bin goes first on PATH, no
+    warning; `nodejs:18` keeps the local node; `nodejs:22` warns naming both versions."""
+    local = _fake(tmp_path / "bin" / "node", "v18.19.0")
+    _fake(tmp_path / "nvm" / "versions" / "node" / "v20.11.0" / "bin" / "node", "v20.11.0")
+    places = Places(home=tmp_path / "home", path=str(tmp_path / "bin"), nvm_dir=tmp_path / "nvm")
+    said: list[str] = []
+    assert toolchain.choose_node("20", places, said.append) == (
+        [str(tmp_path / "nvm" / "versions" / "node" / "v20.11.0" / "bin")],
+        None,
+    )
+    assert "Node.js 20.11.0" in said[-1]
+    assert toolchain.choose_node("18", places, said.append) == ([], None)
+    path, warning = toolchain.choose_node("22", places, said.append)
+    assert path == [] and warning is not None
+    assert "Node.js 22, which is not installed here" in warning and f"using {local} (Node.js 18.19.0)" in warning
