@@ -114,9 +114,11 @@ def _tree_ids(root: Path, plan: Any) -> dict[str, str]:
     ids = {}
     for app in plan.apps:
         source = root / app.source_root
-        if source.is_dir():
-            variables = {k: dict(v) for k, v in app.web.variables.items()}
-            ids[app.name] = tree_id(source, source_files(source), build_config(app, variables))
+        if not source.is_dir():
+            output.warning(f"the source folder of '{app.name}' ({source}) does not exist: its image has no tree id")
+            continue
+        variables = {k: dict(v) for k, v in app.web.variables.items()}
+        ids[app.name] = tree_id(source, source_files(source), build_config(app, variables))
     return ids
 
 
