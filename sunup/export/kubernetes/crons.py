@@ -16,7 +16,7 @@ from sunup.config.crons import expand_hashes
 from sunup.export.kubernetes import naming, objects
 from sunup.export.kubernetes.context import ExportContext
 from sunup.export.kubernetes.volumes import pod_volumes
-from sunup.export.kubernetes.workloads import container, pod_spec, shell
+from sunup.export.kubernetes.workloads import container, pod_spec, shell, warn_shell
 from sunup.plan.model import AppPlan, CronPlan
 
 #: How late a missed run may still start (the platform's shortest interval is 5 minutes).
@@ -33,6 +33,7 @@ def cronjob_name(app: AppPlan, cron: CronPlan) -> str:
 
 def cronjobs(ctx: ExportContext, app: AppPlan) -> list[dict[str, Any]]:
     made = [job for cron in app.crons if (job := _cronjob(ctx, app, cron)) is not None]
+    warn_shell(ctx, app, made)
     if len(made) > 1:
         ctx.warn(
             f"{app.name}: on the platform one cron at a time runs per app (a cron due while another runs "

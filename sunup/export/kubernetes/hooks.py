@@ -13,7 +13,7 @@ from typing import Any
 from sunup.export.kubernetes import naming, objects
 from sunup.export.kubernetes.context import ExportContext
 from sunup.export.kubernetes.volumes import pod_volumes
-from sunup.export.kubernetes.workloads import container, pod_spec, shell
+from sunup.export.kubernetes.workloads import container, pod_spec, shell, warn_shell
 from sunup.plan.model import AppPlan
 
 HOOK_LABEL = "sunup.dev/hook"
@@ -26,6 +26,7 @@ def hook_jobs(ctx: ExportContext, app: AppPlan) -> list[dict[str, Any]]:
     for hook, script in (("deploy", app.hooks.deploy), ("post-deploy", app.hooks.post_deploy)):
         if script:
             made.append(_job(ctx, app, hook, script))
+    warn_shell(ctx, app, made)
     if app.hooks.deploy:
         ctx.warn(
             f"{app.name}: the deploy hook runs before the new instances serve on the platform; Kubernetes "

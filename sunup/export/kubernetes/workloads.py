@@ -44,6 +44,17 @@ def shell(script: str) -> list[str]:
     return ["/bin/sh", "-c", f"if [ -f .environment ]; then . ./.environment; fi\n{script}"]
 
 
+def warn_shell(ctx: ExportContext, app: AppPlan, made: list[dict[str, Any]]) -> None:
+    """Crons and hooks are not run under `sunup run-instance` (it runs instances only): say so."""
+    if made:
+        ctx.warn(
+            f"{app.name}: crons and hooks run as `/bin/sh -c` with .environment sourced, not under `sunup "
+            "run-instance`: the build's toolchain (a Python app's virtual environment, Node.js) is first on PATH "
+            "only if the image or .environment puts it there",
+            *made,
+        )
+
+
 def environment(ctx: ExportContext, app: AppPlan, group: GroupPlan, target: dict[str, Any]) -> list[dict[str, Any]]:
     """The static environment of the plan, with the cluster's tree id, app folder and pod name."""
     values = dict(group.environment)
