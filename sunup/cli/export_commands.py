@@ -40,7 +40,7 @@ def export() -> None:
     metavar="DIR",
     help="Write one file per object into DIR (default: YAML on stdout).",
 )
-@click.option("--namespace", default="default", show_default=True, help="The namespace of every object.")
+@click.option("--namespace", default="default", metavar="NS", show_default=True, help="The namespace of every object.")
 @click.option(
     "--image",
     default=None,
@@ -72,8 +72,10 @@ def kubernetes(  # noqa: PLR0917 (click passes each option as an argument)
     storage_class: str | None,
     domain: str | None,
 ) -> int:
-    """Export every app, worker, cron, hook, mount, service, relationship and route as Kubernetes
-    objects (docs/kubernetes.md). Exit status as `sunup validate` for a configuration with errors."""
+    """The project as Kubernetes objects, in YAML.
+
+    Every app, worker, cron, hook, mount, service, relationship and route (docs/kubernetes.md).
+    Exit status as `sunup validate` for a configuration with errors."""
     from sunup.export.kubernetes import DEFAULT_IMAGE, ExportOptions, ServicesMode, export_project
     from sunup.export.kubernetes.naming import DNS_LABEL
     from sunup.project import load_plan
