@@ -172,7 +172,8 @@ def _app_server(site: RouterSite, app: AppSite) -> Iterator[str]:
     # A request handed to the app by error_page (no static files here) may fail over to the hold.
     yield "    recursive_error_pages on;"
     yield f"    root {quote(str(app.root))};"
-    locations = app.locations
+    # No locations at all: everything goes to the app (the plan's reading of spec §11).
+    locations = app.locations or (LocationPlan(path="/", root=None, passthru=True),)
     if not any(loc.path == "/" for loc in locations):
         # The platform's app server: no location for a path means nothing is served there.
         yield "    location / { return 404; }"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import os
+import pwd
 import socket
 import ssl
 import subprocess
@@ -33,6 +35,8 @@ from sunup.supervisor.settings import SupervisorSettings
 
 ECHO = Path(__file__).with_name("echo_app.py")
 START_TIMEOUT = 20.0
+#: As the supervisor does when run as root: nginx's workers run as the user sunup runs as.
+CURRENT_USER = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
 
 
 def free_port() -> int:
@@ -59,10 +63,12 @@ def make_site(
     upstreams: Mapping[str, Sequence[str]] | None = None,
     mounts: Mapping[str, Mapping[str, Path]] | None = None,
     ca: Path | None = None,
+    user: str | None = CURRENT_USER,
 ) -> RouterSite:
     """The site of `plan` with its state under `base`: each app's folder from `roots` (else
     ``base/apps/<app>``), its web instances at `upstreams`, its web mounts from `mounts`; with
-    `ca`, a certificate from that CA for the routes' hosts (else the files are only named)."""
+    `ca`, a certificate from that CA for the routes' hosts (else the files are only named);
+    nginx's workers run as `user`."""
     folder = base / "router"
     routes = route_sites(plan.route_plans, address)
     apps = tuple(
@@ -90,6 +96,7 @@ def make_site(
         routes=routes,
         certificate=certificate if https else None,
         key=key if https else None,
+        user=user,
     )
 
 

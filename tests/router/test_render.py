@@ -63,7 +63,7 @@ def site_of(plan: ProjectPlan, base: Path, *, ca: Path | None = None) -> RouterS
         for app in plan.apps
         if app.web.commands is not None
     }
-    return make_site(plan, base, ADDRESS, upstreams=upstreams, mounts=mounts, ca=ca)
+    return make_site(plan, base, ADDRESS, upstreams=upstreams, mounts=mounts, ca=ca, user=None)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
