@@ -4,11 +4,13 @@ example, the golden project, and every valid project of the corpus."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 
+from sunup.config import read_config
 from sunup.export.kubernetes import Export
 from sunup.export.kubernetes.checks import check_objects
 from sunup.export.kubernetes.engines import ENGINES
@@ -64,3 +66,27 @@ def test_export_is_valid(project: Path) -> None:
         problems += check_objects(result.objects)
         assert not problems, "\n".join(problems[:20])
     assert_reach_equals_relationships(plan, export_of(project))
+
+
+def test_many_workers_export_is_valid(make_project: Callable[..., Path]) -> None:
+    """100 workers, half of them with only RabbitMQ: the checker finds nothing, each reaches exactly its services."""
+    lines = [
+        "applications:",
+        "  app:",
+        "    type: 'python:3.12'",
+        "    relationships: {db: 'db:mysql', queue: 'mq:rabbitmq'}",
+        "    web: {commands: {start: 'gunicorn app:app'}}",
+        "    workers:",
+    ]
+    for i in range(100):
+        lines.append(f"      worker-number-{i}-with-a-long-name-to-shorten: {{commands: {{start: 'python w.py {i}'}}}}")
+        if i % 2:
+            lines[-1] = lines[-1][:-1] + ", relationships: {queue: 'mq:rabbitmq'}}"
+    lines += ["services:", "  db: {type: 'mariadb:11.4'}", "  mq: {type: 'rabbitmq:3.13'}"]
+    project = make_project({".upsun/config.yaml": "\n".join(lines) + "\n"})
+    assert not read_config(project).diagnostics.has_errors()
+    plan = plan_of(project)
+    result = export_of(project)
+    assert check_objects(result.objects) == []
+    assert_reach_equals_relationships(plan, result)
+    assert all(len(o["metadata"]["name"]) <= 63 for o in result.objects)
