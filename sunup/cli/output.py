@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,43 @@ def info(message: str) -> None:
 
 def data(text: str) -> None:
     echo(text)
+
+
+def log_data(data: bytes) -> None:
+    """Log lines on stdout, as they were written (bytes: a log need not be UTF-8)."""
+    out = sys.stdout.buffer
+    out.write(data)
+    out.flush()
+
+
+class PrefixedLogs:
+    """Lines of several logs on stdout, each after its log's label, as `sunup up` shows its
+    instances (``queue.0 | ...``): labels aligned, one colour each on a terminal (not with
+    NO_COLOR, nor when stdout is a file or a pipe)."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        from sunup.supervisor.console import COLOURS
+
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        width = max((len(label) for label in labels), default=0)
+        self._prefixes: list[bytes] = []
+        for number, label in enumerate(labels):
+            text = printable(label).ljust(width) + " | "
+            if colour:
+                text = f"\x1b[{COLOURS[number % len(COLOURS)]}m{text}\x1b[0m"
+            self._prefixes.append(text.encode())
+        self._partial: dict[int, bytes] = {}
+
+    def write(self, index: int, data: bytes) -> None:
+        """The whole lines of `data`, from log `index`, each prefixed (an unfinished last line
+        waits for its end)."""
+        data = self._partial.pop(index, b"") + data
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            self._partial[index] = data[end:]
+        if end:
+            prefix = self._prefixes[index]
+            log_data(prefix + data[: end - 1].replace(b"\n", b"\n" + prefix) + b"\n")
 
 
 def json_data(value: Any) -> None:

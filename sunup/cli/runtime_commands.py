@@ -22,14 +22,14 @@ from sunup.control.client import ControlClient, NotRunningError
 from sunup.control.protocol import SELECTION, ProtocolError
 from sunup.errors import EXIT_OK, RuntimeFailure, SelectionError
 from sunup.supervisor.background import wait_exit
+from sunup.supervisor.instance import InstanceId
+from sunup.supervisor.logreader import KINDS, LogKind, LogScope
 from sunup.supervisor.report import ps_table
 from sunup.supervisor.statedir import StateDir, holder
 
 #: How long `up -d` then waits for every instance to be up.
 READY_TIMEOUT = 120.0
 NOT_RUNNING_HINT = "start it with `sunup up` (or `sunup up -d` in the background)"
-#: Log types that only web instance 0 has.
-WEB_ZERO_LOGS = ("cron", "deploy", "post-deploy")
 
 
 def _root(ctx: click.Context) -> Path:
@@ -98,8 +98,28 @@ def selection_options(func: Any) -> Any:
     metavar="SECONDS",
     help="With -d: how long each instance must stay up.",
 )
+@click.option("--http-port", type=click.IntRange(1, 65535), help="The router's HTTP port (kept for the next ups).")
+@click.option("--https-port", type=click.IntRange(1, 65535), help="The router's HTTPS port (kept for the next ups).")
+@click.option("--domain", metavar="DOMAIN", help="What {default} is in routes (localhost; kept for the next ups).")
+@click.option(
+    "--hold-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="How long the router holds a request while web is down (30, or $SUNUP_HOLD_TIMEOUT).",
+)
 @click.pass_context
-def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float) -> int:
+def up(
+    ctx: click.Context,
+    *,
+    detach: bool,
+    stop_grace: float | None,
+    settle: float,
+    http_port: int | None,
+    https_port: int | None,
+    domain: str | None,
+    hold_timeout: float | None,
+) -> int:
     """Start the web and worker instances and supervise them.
 
     In the foreground, every instance's output is shown prefixed with its name; Ctrl-C stops
@@ -117,6 +137,11 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
     loaded, plan = load_plan(origin.project_dir if origin else None)
     state = StateDir.for_project(loaded.root)
     settings = SupervisorSettings.from_environment(stop_grace)
+    from sunup.supervisor.routing import RouterOptions
+
+    router = RouterOptions.from_environment(
+        os.environ, http_port=http_port, https_port=https_port, domain=domain, hold=hold_timeout
+    )
     running = holder(state)
     if running is not None:
         raise RuntimeFailure(
@@ -133,7 +158,16 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
     if not detach:
         deployments = deployments_for(loaded.root, state.root)
         asyncio.run(
-            serve(plan, loaded.root, state=state, settings=settings, foreground=True, say=_say, deployments=deployments)
+            serve(
+                plan,
+                loaded.root,
+                state=state,
+                settings=settings,
+                foreground=True,
+                say=_say,
+                deployments=deployments,
+                router=router,
+            )
         )
         return EXIT_OK
     import functools
@@ -141,7 +175,9 @@ def up(ctx: click.Context, detach: bool, stop_grace: float | None, settle: float
     from sunup.supervisor.background import detach as run_detached
     from sunup.supervisor.background import supervise
 
-    run_detached(functools.partial(supervise, plan, loaded.root, state=state, settings=settings), state, say=_say)
+    run_detached(
+        functools.partial(supervise, plan, loaded.root, state=state, settings=settings, router=router), state, say=_say
+    )
     return _report_up(state, settle)
 
 
@@ -303,15 +339,16 @@ def workers(ctx: click.Context, as_json: bool, app: str | None) -> int:
 
 
 @click.command()
-@click.argument(
-    "log_type",
-    metavar="[TYPE]",
-    default="app",
-    type=click.Choice(["app", "cron", "deploy", "post-deploy", "build"]),
-)
+@click.argument("log_type", metavar="[TYPE]", default="app", type=click.Choice(list(KINDS)))
 @selection_options
 @click.option(
-    "-n", "--lines", "lines", type=click.IntRange(min=0), default=20, show_default=True, help="Lines to show."
+    "-n",
+    "--lines",
+    "lines",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Lines to show (of each instance, without a selection).",
 )
 @click.option("-f", "--tail", "--follow", "follow", is_flag=True, help="Keep showing new lines.")
 @click.pass_context
@@ -326,7 +363,12 @@ def logs(
     lines: int,
     follow: bool,
 ) -> int:
-    """Show an instance's log (TYPE: app, the default); the web instance unless told otherwise.
+    """Show logs (TYPE: app, the default, the instances' output), UTC timestamps on each line.
+
+    Without --web, --worker or -I: every instance of the project (of APP with -A), as
+    `docker compose logs` shows them: the last lines of each (-n), merged in time order, each
+    after its instance's name (`queue.0 | ...`, coloured on a terminal); -f follows them all.
+    With a selection: that instance's log alone (the web instance with -I N alone).
 
     `cron`, `deploy` and `post-deploy` are the logs of web instance 0, where crons and those
     hooks run; `build` is the app's build log.
@@ -334,34 +376,87 @@ def logs(
     from sunup.supervisor.logreader import follow as follow_file
     from sunup.supervisor.logreader import last_lines
 
-    if log_type in WEB_ZERO_LOGS and (worker is not None or index not in (None, 0)):
+    kind = KINDS[log_type]
+    if kind.scope is LogScope.WEB_ZERO and (worker is not None or index not in (None, 0)):
         raise SelectionError(
             f"the {log_type} log is web instance 0's: crons, deploy and post_deploy run there only",
             hint=f"sunup logs {log_type}" + (f" -A {app}" if app else ""),
         )
-    path = _log_path(
-        ctx, "app" if log_type == "build" else log_type, _selection(app, web or worker is None, worker, index)
-    )
-    if log_type == "build":
-        path = path.parent.parent / "build.log"  # logs/<app>/build.log
+    if kind.scope is LogScope.INSTANCE and not web and worker is None and index is None:
+        return _every_instance(ctx, kind, app, lines, follow)
+    path = _log_path(ctx, kind, _selection(app, web or worker is None, worker, index))
     if not path.exists() and not follow:
         output.info(f"no {log_type} log yet ({path})")
         return EXIT_OK
-    out = sys.stdout.buffer
-    out.write(last_lines(path, lines))
-    out.flush()
+    output.log_data(last_lines(path, lines))
     if follow:
         try:
             for chunk in follow_file(path):
-                out.write(chunk)
-                out.flush()
+                output.log_data(chunk)
         except KeyboardInterrupt:
             return EXIT_OK
     return EXIT_OK
 
 
-def _log_path(ctx: click.Context, log_type: str, selection: dict[str, Any]) -> Path:
+def _every_instance(ctx: click.Context, kind: LogKind, app: str | None, lines: int, follow: bool) -> int:
+    """`sunup logs` without a selection: the log of every instance, merged, each line prefixed."""
+    from sunup.supervisor.logreader import follow_many, merged_last_lines
+
+    sources = _instance_logs(ctx, kind, app)
+    if not sources:
+        output.info(f"no {kind.name} log yet (no instance has run)")
+        return EXIT_OK
+    with_app = len({instance.app for instance, _ in sources}) > 1
+    printer = output.PrefixedLogs([instance.label(with_app=with_app) for instance, _ in sources])
+    paths = [path for _, path in sources]
+    for number, line in merged_last_lines(paths, lines):
+        printer.write(number, line)
+    if follow:
+        try:
+            for number, chunk in follow_many(paths):
+                printer.write(number, chunk)
+        except KeyboardInterrupt:
+            return EXIT_OK
+    return EXIT_OK
+
+
+def _instance_logs(ctx: click.Context, kind: LogKind, app: str | None) -> list[tuple[InstanceId, Path]]:
+    """Each instance of the project (of `app`) and its `kind` log: the running supervisor's
+    instances, or without one, those of the plan's groups that have a log folder."""
     state = _state(ctx)
+    try:
+        found = ControlClient(state.socket, timeout=10).call("logs", app=app)
+    except NotRunningError:
+        found = None
+    except ProtocolError as exc:
+        raise SelectionError(exc.message, hint=exc.hint) from None
+    if found is not None:
+        return [(InstanceId.parse_key(f"{f['app']}.{f['name']}"), Path(f["path"]).parent / kind.file) for f in found]
+    from sunup.plan.selection import select_groups
+    from sunup.project import load_plan
+
+    origin = ctx.find_object(output.Context)
+    _, plan = load_plan(origin.project_dir if origin else None)
+    sources = []
+    for group in select_groups(plan, app):
+        folders = state.root / "logs" / group.app
+        prefix = f"{group.name}."
+        indices = sorted(
+            int(f.name.removeprefix(prefix))
+            for f in (folders.iterdir() if folders.is_dir() else ())
+            if f.name.startswith(prefix) and f.name.removeprefix(prefix).isdigit() and (f / kind.file).exists()
+        )
+        for number in indices:
+            instance = InstanceId(group.app, group.name, number)
+            sources.append((instance, state.log_dir(instance) / kind.file))
+    return sources
+
+
+def _log_path(ctx: click.Context, kind: LogKind, selection: dict[str, Any]) -> Path:
+    """The `kind` log of the instance `selection` names (its app's, for an app's log)."""
+    state = _state(ctx)
+    if kind.scope is LogScope.PROJECT:
+        return state.root / kind.file
     if selection["index"] is None:
         selection = {**selection, "index": 0}
     try:
@@ -375,13 +470,14 @@ def _log_path(ctx: click.Context, log_type: str, selection: dict[str, Any]) -> P
     else:
         from sunup.plan.selection import select_groups
         from sunup.project import load_plan
-        from sunup.supervisor.instance import InstanceId
 
         origin = ctx.find_object(output.Context)
         _, plan = load_plan(origin.project_dir if origin else None)
         group = select_groups(plan, selection["app"], web=selection["web"], worker=selection["worker"])[0]
         folder = state.log_dir(InstanceId(group.app, group.name, selection["index"]))
-    return folder / f"{log_type}.log"
+    if kind.scope is LogScope.APP:
+        folder = folder.parent  # logs/<app>/
+    return folder / kind.file
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -16,7 +16,9 @@ from sunup.supervisor.events import Event
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.logcapture import Buffers, prefix_lines
 
-_COLOURS = (36, 33, 32, 35, 34, 96, 93, 92, 95, 94)
+#: The prefixes' colours, one per instance in turn (also `sunup logs`': `sunup.cli.output`).
+#: The prefixes' colours, one per instance in turn (`sunup logs` uses them too: `sunup.cli.output`).
+COLOURS = (36, 33, 32, 35, 34, 96, 93, 92, 95, 94)
 
 
 class Console:
@@ -37,7 +39,7 @@ class Console:
         """Give an instance its prefix (the next colour; a group grew while sunup runs)."""
         text = instance.label(with_app=self._with_app).ljust(self._width) + " | "
         if self._colour:
-            text = f"\x1b[{_COLOURS[len(self._prefixes) % len(_COLOURS)]}m{text}\x1b[0m"
+            text = f"\x1b[{COLOURS[len(self._prefixes) % len(COLOURS)]}m{text}\x1b[0m"
         self._prefixes[instance] = text.encode()
 
     def prefix(self, instance: InstanceId) -> bytes:

@@ -1,18 +1,29 @@
-"""Reading an instance's `app.log`: the last lines, and following it as it grows.
+"""Reading sunup's logs: the last lines, and following them as they grow, one file or many.
+
+`KINDS` names each log `sunup logs TYPE` shows and where it is (`LogKind`, `LogScope`): one per
+instance (`app`), one on each app's web.0 (`cron`, `deploy`, `post-deploy`), one per app
+(`build`), or one per project (a file in the state folder).
 
 Following waits on inotify (no polling): a change in the log's folder wakes the reader, which
 reads what was appended. When `LogFile.trim` replaces the file (a new inode) or it shrinks, the
 reader goes on in the new file after the old lines it keeps (their length is in the file's
 `user.sunup.kept` attribute; where extended attributes are missing, from its end).
+`merged_last_lines` and `follow_many` do the same for several logs at once (`sunup logs` of a
+whole project): the last lines of each, merged in time order by their timestamps, then each
+new chunk as it is written, with the index of its log.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import enum
+import heapq
 import os
+import re
 import select
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +36,43 @@ _IN_CREATE = 0x100
 _IN_NONBLOCK = 0o4000
 _IN_CLOEXEC = 0o2000000
 _BLOCK = 64 * 1024
+#: The UTC timestamp `Timestamps` puts before every line (``2025-01-31T12:00:00.123Z ``).
+_STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
+
+
+class LogScope(enum.Enum):
+    """Whose log a kind is: where its file is found."""
+
+    #: One per instance: ``<state>/logs/<app>/<group>.<N>/<file>``.
+    INSTANCE = "instance"
+    #: One per app, on web instance 0 (crons and hooks run there).
+    WEB_ZERO = "web-zero"
+    #: One per app: ``<state>/logs/<app>/<file>``.
+    APP = "app"
+    #: One per project: ``<state>/<file>``.
+    PROJECT = "project"
+
+
+@dataclass(frozen=True, slots=True)
+class LogKind:
+    """A log `sunup logs` shows: its name (the TYPE argument), its file, whose it is."""
+
+    name: str
+    file: str
+    scope: LogScope
+
+
+#: Every kind, by name (the first is the default of `sunup logs`).
+KINDS: dict[str, LogKind] = {
+    kind.name: kind
+    for kind in (
+        LogKind("app", "app.log", LogScope.INSTANCE),
+        LogKind("cron", "cron.log", LogScope.WEB_ZERO),
+        LogKind("deploy", "deploy.log", LogScope.WEB_ZERO),
+        LogKind("post-deploy", "post-deploy.log", LogScope.WEB_ZERO),
+        LogKind("build", "build.log", LogScope.APP),
+    )
+}
 
 
 def last_lines(path: Path, count: int) -> bytes:
@@ -61,6 +109,10 @@ class _Inotify:
 
     def wait(self, timeout: float | None) -> None:
         select.select([self.fd], [], [], timeout)
+        self.drain()
+
+    def drain(self) -> None:
+        """Consume the events that came (without waiting)."""
         with contextlib.suppress(BlockingIOError):
             while os.read(self.fd, 64 * 1024):
                 pass
@@ -129,6 +181,33 @@ class LogFollower:
             if self._timeout is not None:
                 return b""
 
+    def fileno(self) -> int:
+        """Readable when the log's folder changed (for `select`)."""
+        return int(self._watch.fd)
+
+    def poll(self) -> bytes:
+        """What was appended since the last read, without waiting (b"" when nothing). The
+        events are consumed first: what is written after that wakes `fileno()` again."""
+        self._watch.drain()
+        chunks = []
+        while True:
+            if self._handle is None:
+                self._open(False)
+                if self._handle is None:
+                    break
+            chunk = self._handle.read()
+            if chunk:
+                chunks.append(chunk)
+                continue
+            if not _replaced(self._path, self._identity, self._handle.tell()):
+                break
+            self._handle.close()
+            self._handle = None
+            self._open_trimmed()
+            if self._handle is None:
+                break
+        return b"".join(chunks)
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
@@ -139,6 +218,44 @@ class LogFollower:
 def follow(path: Path, *, start_at_end: bool = True, timeout: float | None = None) -> LogFollower:
     """Follow `path` from now on (see `LogFollower`)."""
     return LogFollower(path, start_at_end=start_at_end, timeout=timeout)
+
+
+def follow_many(paths: Sequence[Path]) -> Generator[tuple[int, bytes], None, None]:
+    """Follow every log of `paths` from now on: each chunk appended to one, with its index in
+    `paths`, as it comes (one `select` on all their inotify descriptors). "Now" is this call,
+    not the first `next`: the logs are watched from here on."""
+    followers = [LogFollower(path) for path in paths]
+
+    def chunks() -> Generator[tuple[int, bytes], None, None]:
+        try:
+            while True:
+                ready = select.select(followers, [], [])[0]
+                for follower in ready:
+                    chunk = follower.poll()
+                    if chunk:
+                        yield followers.index(follower), chunk
+        finally:
+            for follower in followers:
+                follower.close()
+
+    return chunks()
+
+
+def merged_last_lines(paths: Sequence[Path], count: int) -> list[tuple[int, bytes]]:
+    """The last `count` lines of each log of `paths`, merged in time order: (index in `paths`,
+    line). A line without a timestamp goes with the line before it; equal times keep the
+    order of `paths`."""
+
+    def keyed(index: int) -> Iterator[tuple[bytes, int, bytes]]:
+        stamp = b""
+        for line in last_lines(paths[index], count).splitlines(keepends=True):
+            found = _STAMP.match(line)
+            if found:
+                stamp = found.group(0)
+            yield stamp, index, line
+
+    merged = heapq.merge(*(keyed(i) for i in range(len(paths))), key=lambda item: item[0])
+    return [(index, line) for _, index, line in merged]
 
 
 def _replaced(path: Path, identity: tuple[int, int] | None, position: int) -> bool:
