@@ -309,7 +309,8 @@ def _serve(location: LocationPlan, rule: RulePlan | None, fallback: str, *, stat
 
 
 def _app_fallback(app: AppSite, index: int, location: LocationPlan) -> Iterator[str]:
-    """@sunup_app_<index>: the request passed to the app (its web instances, else the hold)."""
+    """@sunup_app_<index>: the request passed to the app (its web instances, else the hold); an
+    app without a web start command answers 503 saying so."""
     name = safe_name(app.name)
     yield f"location @sunup_app_{index} {{"
     yield f"    client_max_body_size {location.max_request_size};"
@@ -325,8 +326,13 @@ def _app_fallback(app: AppSite, index: int, location: LocationPlan) -> Iterator[
         yield "    proxy_redirect off;"
         yield "    error_page 502 504 = @sunup_hold;"
     else:
-        yield "    error_page 418 = @sunup_hold;"
-        yield "    return 418;"
+        # Nothing to wait for (the hold would only wait its whole time): say so at once.
+        message = (
+            f"sunup: app {app.name} has no web instance to pass this request to: its web.commands.start"
+            " is not set, so only its static files are served\n"
+        )
+        yield "    default_type text/plain;"
+        yield f'    return 503 "{literal(message)}";'
     yield "}"
 
 
