@@ -5,8 +5,14 @@
 - First start: ``initdb`` with the superuser ``sunup_admin`` (password from the project secret,
   scram-sha-256 for every connection).
 - As root: postgres refuses to run as root, so sunup runs it (and initdb) as the unprivileged
-  system user ``nobody`` through ``setpriv``; the data folder belongs to nobody, mode 0700, and
-  every folder above it must be enterable by others (sunup checks and says which is not).
+  system user ``nobody`` through ``setpriv``; the data folder belongs to nobody, mode 0700.
+  When a folder above the service's folder does not let others through (a project under /root,
+  or in a 0700 folder that `mktemp -d` made), postgres and initdb run in a mount namespace of
+  their own (``unshare --mount``) where the service's folder is bound onto a reachable mount
+  point, ``/run/sunup/postgresql/<digest of its path>`` (root's, 0755, left empty on the host):
+  the data stays in the state folder, moves and goes with it, and no folder of the user's is
+  opened to others. Where mount namespaces are refused (a container without CAP_SYS_ADMIN),
+  the folder that stops `nobody` is named, as before.
 - Provision: databases, one role per endpoint with exactly its grants (`grants`).
 - Stop: SIGINT, PostgreSQL's *fast* shutdown (clients disconnected, clean checkpoint). Its
   SIGTERM is a *smart* shutdown that waits for every client to leave, which could hold a stop.
@@ -14,9 +20,12 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
 import signal
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,6 +44,10 @@ from sunup.services.tools import run_tool
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 #: Who runs postgres when sunup runs as root.
 ROOT_RUNS_AS = ("nobody", 65534, 65534)
+#: Where a service folder that `nobody` cannot reach is bound, in postgres's mount namespace.
+MOUNT_POINTS = Path("/run/sunup/postgresql")
+#: Binds the service folder ($1) on the mount point ($2), then runs the rest as the server.
+_BIND = 'mount --bind -- "$1" "$2" && shift 2 && exec "$@"'
 
 
 def _major(folder: Path) -> float:
@@ -90,20 +103,50 @@ class PostgresqlProvider(ServerProvider):
             "--",
         ]
 
-    def _check_reachable(self) -> None:
-        """As root: every folder above the data folder must let `nobody` through."""
+    def _blocking_folder(self) -> Path | None:
+        """As root: the first folder above the service's folder that `nobody` cannot enter."""
         if os.geteuid() != 0:
-            return
-        user, uid, _ = ROOT_RUNS_AS
-        for folder in [self.home.root, *self.home.root.parents]:
+            return None
+        _, uid, _ = ROOT_RUNS_AS
+        for folder in reversed(self.home.root.resolve().parents):
             info = folder.stat()
             if info.st_uid != uid and not info.st_mode & 0o001:
-                raise RuntimeFailure(
-                    f"service '{self.service.name}': PostgreSQL runs as '{user}' when sunup runs as root, "
-                    f"and '{user}' cannot enter {folder} (mode {oct(info.st_mode & 0o777)})",
-                    hint="keep sunup's state in a folder others may enter (SUNUP_STATE_DIR), "
-                    "or run sunup as a regular user",
-                )
+                return folder
+        return None
+
+    def _mount_point(self) -> Path | None:
+        """Where postgres sees the service's folder: None when it sees it where it is, else
+        the mount point it is bound on in postgres's mount namespace (`_in_namespace`).
+        `RuntimeFailure` naming the folder when it is unreachable and no namespace can be made."""
+        folder = self._blocking_folder()
+        if folder is None:
+            return None
+        refused = _namespaces_refused()
+        if refused is not None:
+            user = ROOT_RUNS_AS[0]
+            mode = oct(folder.stat().st_mode & 0o777)
+            raise RuntimeFailure(
+                f"service '{self.service.name}': PostgreSQL runs as '{user}' when sunup runs as root, "
+                f"and '{user}' cannot enter {folder} (mode {mode}); it cannot be given a mount namespace "
+                f"either ({refused})",
+                hint="keep sunup's state in a folder others may enter (SUNUP_STATE_DIR), "
+                "or run sunup as a regular user",
+            )
+        digest = hashlib.sha256(str(self.home.root.resolve()).encode()).hexdigest()[:16]
+        point = MOUNT_POINTS / digest
+        point.mkdir(mode=0o755, parents=True, exist_ok=True)
+        for made in (point, *[p for p in point.parents if p.is_relative_to(MOUNT_POINTS.parent)]):
+            made.chmod(0o755)
+        return point
+
+    def _in_namespace(self, point: Path | None) -> list[str]:
+        """The argv prefix that binds the service's folder on `point` in a mount namespace of
+        its own, then runs the rest (nothing when `point` is None)."""
+        if point is None:
+            return []
+        unshare = find_program("unshare", service=self.service.name, package="util-linux")
+        bind = ["/bin/sh", "-c", _BIND, "sunup-postgresql", str(self.home.root), str(point)]
+        return [str(unshare), "--mount", "--propagation", "private", "--", *bind]
 
     def _give_to_runner(self, *paths: Path) -> None:
         if os.geteuid() == 0:
@@ -112,7 +155,8 @@ class PostgresqlProvider(ServerProvider):
                 os.chown(path, uid, gid)
 
     async def initialise(self, state: ServiceState, progress: Progress) -> None:
-        self._check_reachable()
+        point = self._mount_point()
+        seen = point or self.home.root  # the service's folder, where initdb sees it
         self.home.root.chmod(0o755)
         self.home.data.mkdir(mode=0o700, parents=True)
         pwfile = self.home.run / "initdb.pw"
@@ -122,11 +166,12 @@ class PostgresqlProvider(ServerProvider):
         try:
             await run_tool(
                 [
+                    *self._in_namespace(point),
                     *self._as_user(),
                     str(self.program("initdb")),
-                    f"--pgdata={self.home.data}",
+                    f"--pgdata={seen / self.home.data.name}",
                     f"--username={ADMIN_ENDPOINT}",
-                    f"--pwfile={pwfile}",
+                    f"--pwfile={seen / self.home.run.name / pwfile.name}",
                     "--auth=scram-sha-256",
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
@@ -134,7 +179,7 @@ class PostgresqlProvider(ServerProvider):
                 ],
                 service=self.service.name,
                 what="initialising the PostgreSQL data folder",
-                env=server_env(self.home.root),
+                env=server_env(seen),
                 timeout=180,
                 cwd=Path("/"),
             )
@@ -142,12 +187,14 @@ class PostgresqlProvider(ServerProvider):
             pwfile.unlink(missing_ok=True)
 
     def process(self, state: ServiceState) -> ServiceProcess:
-        self._check_reachable()
+        point = self._mount_point()
+        seen = point or self.home.root
         argv = (
+            *self._in_namespace(point),
             *self._as_user(),
             str(self.program("postgres")),
             "-D",
-            str(self.home.data),
+            str(seen / self.home.data.name),
             "-p",
             str(state.port),
             "-c",
@@ -158,7 +205,7 @@ class PostgresqlProvider(ServerProvider):
             "logging_collector=off",
         )
         return ServiceProcess(
-            self.service.name, argv, server_env(self.home.root), Path("/"), stop_signal=signal.SIGINT, stop_timeout=60.0
+            self.service.name, argv, server_env(seen), Path("/"), stop_signal=signal.SIGINT, stop_timeout=60.0
         )
 
     async def ping(self, state: ServiceState) -> str | None:
@@ -202,6 +249,25 @@ class PostgresqlProvider(ServerProvider):
         )
         save_state(self.home, state.evolve(endpoints=tuple(names)))
         return self.endpoint_credentials(state)
+
+
+@functools.cache
+def _namespaces_refused() -> str | None:
+    """None when this process may give a child a mount namespace with a bind mount in it (tried
+    once: `unshare --mount` binding / on itself), else why not."""
+    try:
+        result = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "--", "mount", "--bind", "/", "/"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if result.returncode != 0:
+        return result.stderr.decode(errors="replace").strip() or f"unshare exited with status {result.returncode}"
+    return None
 
 
 def client_command(
