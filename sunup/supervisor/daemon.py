@@ -275,9 +275,9 @@ async def serve(
         server = ControlServer(state.socket, handlers)
         await server.start()
         cleanup.push_async_callback(server.close)
-        # A deleted project (its socket gone with it) stops all as SIGTERM does (`presence`).
+        # A deleted project (its lock and socket gone with it) stops all as SIGTERM does (`presence`).
         cleanup.callback(
-            guard(project_root, state.root, state.socket, stop=on_signal, say=say, log=log.say, terminal=terminal)
+            guard(project_root, state.root, state.lock, stop=on_signal, say=say, log=log.say, terminal=terminal)
         )
         if not done.is_set():
             rollout.start()

@@ -1,13 +1,16 @@
 """Is the project still there? A running supervisor stops when its project was deleted.
 
 `rm -rf` of the project folder (or of its state folder) under a running supervisor takes the
-control socket with it: `sunup down` could never reach what runs. `watch` looks every `PERIOD`
+control socket and the lock file with it: `sunup down` could never reach what runs. `watch` looks every `PERIOD`
 seconds and calls `gone` with the reason once one of these happened:
 
 - the project folder or the state folder was deleted (each is held open by a descriptor since
   the start: a deleted folder has no link left, ``st_nlink == 0``; a folder *moved* elsewhere is
   still the same folder and is not "gone");
-- the control socket was removed from the state folder, or replaced by another file.
+- the lock file (`supervisor.lock`, where `sunup down` finds the supervisor's pid) was removed
+  from the state folder or replaced: `rm -rf` that could not delete the state folder itself
+  (the supervisor wrote a log file into it meanwhile) still took it. A removed control socket
+  alone is not "gone": `sunup down` then finds the pid in the lock and sends SIGTERM.
 
 Why a periodic check and not inotify: it is two `stat` calls every 2 s (nothing to measure next
 to the instances), it works on every file system (inotify says nothing on NFS and FUSE), and
@@ -33,19 +36,19 @@ PERIOD = 2.0
 
 
 class Presence:
-    """The project folder, the state folder and its control socket, as they were at the start."""
+    """The project folder, the state folder and its lock file, as they were at the start."""
 
-    def __init__(self, project_root: Path, state_root: Path, socket: Path) -> None:
+    def __init__(self, project_root: Path, state_root: Path, lock: Path) -> None:
         self._folders: list[tuple[Path, int]] = []
         for folder in (project_root, state_root):
             self._folders.append((folder.resolve(), os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
         self._state_fd = self._folders[-1][1]
-        self._socket = socket
-        self._socket_id = self._identity()
+        self._lock = lock
+        self._lock_id = self._identity()
 
     def _identity(self) -> tuple[int, int] | None:
         try:
-            info = os.stat(self._socket.name, dir_fd=self._state_fd, follow_symlinks=False)
+            info = os.stat(self._lock.name, dir_fd=self._state_fd, follow_symlinks=False)
         except OSError:
             return None
         return info.st_dev, info.st_ino
@@ -56,8 +59,8 @@ class Presence:
             if os.fstat(fd).st_nlink == 0:
                 kind = "project" if path == self._folders[0][0] else "state"
                 return f"the {kind} folder {path} was deleted"
-        if self._socket_id is not None and self._identity() != self._socket_id:
-            return f"the control socket {self._socket} was removed"
+        if self._lock_id is not None and self._identity() != self._lock_id:
+            return f"the lock file {self._lock} was removed"
         return None
 
     def close(self) -> None:
@@ -104,7 +107,7 @@ def announce(text: str, terminal: str | None) -> None:
 def guard(
     project_root: Path,
     state_root: Path,
-    socket: Path,
+    lock: Path,
     *,
     stop: Callable[[], None],
     say: Callable[[str], None],
@@ -113,7 +116,7 @@ def guard(
 ) -> Callable[[], None]:
     """Watch the project (in a task of the running loop) and, once it is gone, say so everywhere
     (`say`, `log`, `announce`) and call `stop`; returns what ends the watch."""
-    presence = Presence(project_root, state_root, socket)
+    presence = Presence(project_root, state_root, lock)
 
     def gone(reason: str) -> None:
         text = f"{reason}: stopping everything it started (supervisor pid {os.getpid()})"

@@ -1,7 +1,7 @@
 """A project deleted under a running sunup: the supervisor notices and stops all it started.
 
-`rm -rf` of the project folder (or of its `.sunup/` alone) takes the control socket with it:
-no `sunup down` could reach the supervisor any more. It checks every `PERIOD` seconds
+`rm -rf` of the project folder (or of its `.sunup/` alone) takes the control socket and the
+lock file with it: no `sunup down` could reach the supervisor any more. It checks every `PERIOD` seconds
 (`sunup.supervisor.presence`) and stops everything as on SIGTERM: instances, their background
 children, servers, cgroups.
 """
@@ -53,11 +53,17 @@ services:
 NOTICE = PERIOD * 3 + 10.0
 
 
+def marked(marks: Path) -> list[int]:
+    """The pids the instances wrote so far."""
+    path = marks / "pids"
+    return [int(word) for word in path.read_text().split()] if path.exists() else []
+
+
 def rm_rf(folder: Path) -> None:
     """What a user runs: `rm -rf`, which may leave a file the supervisor wrote meanwhile (and
-    say so); the control socket goes with the first pass."""
+    say so); the lock file goes with the first pass."""
     subprocess.run(["rm", "-rf", str(folder)], check=False, capture_output=True)
-    assert not (folder / ".sunup" / "socket").exists() and not (folder / "socket").exists()
+    assert not (folder / ".sunup" / "supervisor.lock").exists() and not (folder / "supervisor.lock").exists()
 
 
 def started(project: Project, marks: Path) -> tuple[int, list[int]]:
@@ -65,8 +71,8 @@ def started(project: Project, marks: Path) -> tuple[int, list[int]]:
     result = project("up", "-d", "--settle", "0.2")
     assert result.returncode == 0, result.stderr
     rows = json.loads(project("ps", "--json").stdout) + json.loads(project("ps", "--services", "--json").stdout)
-    wait_for(lambda: len((marks / "pids").read_text().split()) >= 3, "the instances' pids")
-    pids = [int(r["pid"]) for r in rows] + [int(w) for w in (marks / "pids").read_text().split()]
+    wait_for(lambda: len(marked(marks)) >= 3, "the instances' pids")
+    pids = [int(r["pid"]) for r in rows] + marked(marks)
     supervisor = project.supervisor()
     assert supervisor is not None and supervisor > 0
     return supervisor, pids
@@ -100,14 +106,14 @@ def test_deleted_project_is_said_on_the_terminal(faulty: Callable[[dict[str, str
     project = faulty({".upsun/config.yaml": CONFIG.format(marks=marks)})
     up = project.start("up")
     wait_for(lambda: "listens on" in project.output(up), "the web instance to start")
-    wait_for(lambda: len((marks / "pids").read_text().split()) >= 3, "the instances' pids")
-    pids = [int(w) for w in (marks / "pids").read_text().split()]
+    wait_for(lambda: len(marked(marks)) >= 3, "the instances' pids")
+    pids = marked(marks)
 
     rm_rf(project.root)
 
     assert up.wait(timeout=NOTICE) == 0
     text = project.output(up)
-    # The project folder, or what went first with it (its state folder, the socket in it).
-    assert re.search(r"the (project folder|state folder|control socket) \S+ was (deleted|removed)", text), text
+    # The project folder, or what went first with it (its state folder, the lock file in it).
+    assert re.search(r"the (project folder|state folder|lock file) \S+ was (deleted|removed)", text), text
     assert f"{project.root.resolve()}" in text and "stopping everything it started" in text
     wait_for(lambda: not any(alive(pid) for pid in pids), "every process it started to end", timeout=WAIT)
