@@ -123,6 +123,9 @@ def _main(site: RouterSite) -> Iterator[str]:
     yield "    proxy_headers_hash_bucket_size 128;"
     # A literal dollar sign in a value with variables: ${sunup_dollar}.
     yield '    geo $sunup_dollar { default "$"; }'
+    # WebSocket (and any Upgrade) passes through both layers; other requests keep the
+    # upstreams' keepalive connections (an empty Connection header).
+    yield '    map $http_upgrade $sunup_connection { default "upgrade"; "" ""; }'
     yield (
         f"    proxy_cache_path {quote(str(folder / 'cache'))} levels=1:2 keys_zone=sunup_routes:10m"
         " max_size=256m inactive=60m use_temp_path=off;"
@@ -257,6 +260,8 @@ def _location(site: RouterSite, app: AppSite, index: int, location: LocationPlan
         # The bare path (/static): to the app when it takes requests, else to the folder.
         bare = prefix.rstrip("/")
         yield f"location = {quote(bare)} {{"
+        # Checked here, before the request is handed on (nginx's own default is 1 MB).
+        yield f"    client_max_body_size {location.max_request_size};"
         if location.passthru:
             yield f"    error_page 418 = {fallback};"
             yield "    return 418;"
@@ -318,7 +323,8 @@ def _app_fallback(app: AppSite, index: int, location: LocationPlan) -> Iterator[
     if app.upstreams:
         yield f"    proxy_pass http://sunup_app_{name};"
         yield "    proxy_http_version 1.1;"
-        yield '    proxy_set_header Connection "";'
+        yield "    proxy_set_header Upgrade $http_upgrade;"
+        yield "    proxy_set_header Connection $sunup_connection;"
         yield "    proxy_set_header Host $http_host;"
         yield "    proxy_next_upstream error timeout;"
         yield "    proxy_connect_timeout 1s;"
@@ -409,7 +415,8 @@ def _route_location(site: RouterSite, route: RouteSite) -> Iterator[str]:
         return
     yield f"    proxy_pass http://sunup_web_{safe_name(app.name)};"
     yield "    proxy_http_version 1.1;"
-    yield '    proxy_set_header Connection "";'
+    yield "    proxy_set_header Upgrade $http_upgrade;"
+    yield "    proxy_set_header Connection $sunup_connection;"
     yield "    proxy_set_header Host $http_host;"
     yield "    proxy_set_header X-Forwarded-For $remote_addr;"
     yield "    proxy_set_header X-Forwarded-Proto $scheme;"

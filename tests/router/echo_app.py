@@ -6,7 +6,8 @@
 It prints ``ready <port or path>`` once it listens. Each answer is JSON: the app's name, the
 method, the request target as received, the headers, the body and a count of the requests it
 answered. ``?cc=VALUE`` sets the answer's Cache-Control to VALUE; a path starting with ``/ssi``
-answers HTML with server-side include directives.
+answers HTML with server-side include directives; an Upgrade request (a WebSocket's
+handshake) is answered 101, then every byte it sends comes back.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Echo(BaseHTTPRequestHandler):
         pass
 
     def _answer(self) -> None:
+        if self.headers.get("Upgrade"):
+            self._upgraded()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         with LOCK:
@@ -61,6 +65,17 @@ class Echo(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _upgraded(self) -> None:
+        """An Upgrade request (a WebSocket's handshake): 101, then every byte sent back."""
+        self.send_response(101)
+        self.send_header("Upgrade", self.headers["Upgrade"])
+        self.send_header("Connection", "Upgrade")
+        self.end_headers()
+        self.wfile.flush()
+        while data := self.connection.recv(65536):
+            self.connection.sendall(data)
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _answer
 

@@ -298,6 +298,45 @@ def test_max_request_size(served: Served) -> None:
     assert small.status == 200 and small.json()["body"] == "y" * 512
 
 
+def test_a_location_s_bare_path_takes_its_own_body_size(served: Served) -> None:
+    """The bare path of a location (/script, /upload) applies that location's body limit, not
+    nginx's default of 1 MB."""
+    big = b"z" * (2 * 1024 * 1024)
+    answer = served.get("localhost", "/script", method="POST", body=big)
+    assert answer.status == 200 and len(answer.json()["body"]) == len(big)
+    assert served.get("localhost", "/upload", method="POST", body=b"x" * 2048).status == 413
+
+
+def test_websocket_upgrade_passes_through(served: Served) -> None:
+    """An Upgrade request through the router reaches the app, and the upgraded connection carries
+    bytes both ways (WebSockets)."""
+    import socket
+
+    from tests.router.rig import tls_context
+
+    port = served.rig.site.address.https_port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        context = tls_context(served.ca)
+        context.set_alpn_protocols(["http/1.1"])
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: localhost:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" % port
+            )
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = sock.recv(4096)
+                assert chunk, f"the connection closed after {head!r}"
+                head += chunk
+            assert head.startswith(b"HTTP/1.1 101"), head
+            sock.sendall(b"ping through the router")
+            echoed = b""
+            while len(echoed) < len(b"ping through the router"):
+                chunk = sock.recv(4096)
+                assert chunk, f"the connection closed after {echoed!r}"
+                echoed += chunk
+            assert echoed == b"ping through the router"
+
+
 def test_mount_inside_the_root_is_served_from_the_mount(served: Served) -> None:
     """A file of a mount inside a location's root comes from the mount's folder."""
     answer = served.get("localhost", "/uploads/photo.png")
