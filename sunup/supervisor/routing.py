@@ -187,7 +187,16 @@ class Routing:
         return [r.spec for i, r in self._supervisor.runners.items() if i.app == app and i.group == "web"]
 
     def _addresses(self, app: str) -> list[str]:
-        return [address for spec in self._webs(app) if (address := _address(spec)) is not None]
+        """Where the app's web instances that are not being stopped listen (one being stopped may
+        still accept a connection, and then close it unanswered)."""
+        if self._supervisor is None:
+            return []
+        runners = self._supervisor.runners
+        return [
+            address
+            for spec in self._webs(app)
+            if runners[spec.id].status.state is not InstanceState.STOPPING and (address := _address(spec)) is not None
+        ]
 
     def _describe(self, app: str) -> Down:
         with_app = len(self.plan.apps) > 1
