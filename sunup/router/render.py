@@ -305,7 +305,12 @@ def _serve(location: LocationPlan, rule: RulePlan | None, fallback: str, *, stat
             yield f"expires {expires}s;"
         for header, value in headers.items():
             yield f'add_header {quote(header)} "{literal(value)}";'
-        yield f"try_files $uri $uri/ {fallback if passthru else '=404'};"
+        # A folder is tried only when it may have an index file; one without any is the app's
+        # (passthru), not nginx's 403.
+        folder = " $uri/" if location.index else ""
+        yield f"try_files $uri{folder} {fallback if passthru else '=404'};"
+        if location.index and passthru:
+            yield f"error_page 403 = {fallback};"
     elif passthru:
         yield f"error_page 418 = {fallback};"
         yield "return 418;"

@@ -62,6 +62,9 @@ applications:
         "/script":
           root: "static"
           passthru: "/index.html"
+        "/noindex":
+          root: "public"
+          passthru: true
     mounts:
       "public/uploads":
         source: storage
@@ -179,6 +182,8 @@ def write_files(project: Path, uploads: Path) -> None:
     public = project / "public"
     (public / "docs").mkdir(parents=True)
     (public / "private").mkdir()
+    (public / "assets").mkdir()
+    (public / "assets" / "app.js").write_text("console.log(1)")
     (public / "index.html").write_text("<h1>home page</h1>")
     (public / "docs" / "index.html").write_text("<h1>docs index</h1>")
     (public / "style.css").write_text("body { color: red }")
@@ -255,6 +260,21 @@ def test_index_files(served: Served) -> None:
     assert served.get("localhost", "/").body == b"<h1>home page</h1>"
     assert served.get("localhost", "/docs/").body == b"<h1>docs index</h1>"
     assert served.get("localhost", "/static/").status in (403, 404)
+
+
+def test_a_folder_without_index_files_goes_to_the_app(served: Served) -> None:
+    """With passthru and no index files, a folder's URL (the location's own, or a sub-folder's)
+    is the app's to answer, not a 403; its files are still served."""
+    for path in ("/noindex/", "/noindex/docs/", "/noindex/docs"):
+        answer = served.get("localhost", path)
+        assert answer.status == 200 and answer.json()["path"] == path, (path, answer.status)
+    assert served.get("localhost", "/noindex/style.css").body == b"body { color: red }"
+
+
+def test_a_folder_without_its_index_file_goes_to_the_app(served: Served) -> None:
+    """With passthru and index files, a folder that has none of them is the app's to answer."""
+    answer = served.get("localhost", "/assets/")
+    assert answer.status == 200 and answer.json()["path"] == "/assets/"
 
 
 def test_expires_sets_cache_control_and_expires(served: Served) -> None:
