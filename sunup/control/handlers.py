@@ -174,14 +174,17 @@ class Handlers:
 
     async def restart(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         supervisor, chosen = self.target(args)
+        from sunup.supervisor.answering import answering, answers
+
+        webs = [supervisor.runners[i] for i in chosen if i.group == "web"]
+        answered = await answers(webs)
         supervisor.restart(chosen)
         if args.get("wait", True):
             runners = [supervisor.runners[i] for i in chosen]
             settled = (InstanceState.RUNNING, InstanceState.BACKOFF)
             await supervisor.wait_for(lambda: all(r.status.state in settled for r in runners), self._timeout())
-            from sunup.supervisor.answering import answering
-
-            await answering([r for r in runners if r.spec.id.group == "web"], self._timeout())
+            if answered:
+                await answering(webs, self._timeout())
         return supervisor.snapshot(chosen)
 
     async def wait(self, args: dict[str, Any]) -> dict[str, Any]:

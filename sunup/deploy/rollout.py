@@ -326,6 +326,9 @@ class Rollout:
                 await asyncio.shield(old.hooks)
         if old.deployment is not None:
             await old.deployment.wait_for_crons()
+        from sunup.supervisor.answering import answers
+
+        answered = await answers(r for i, r in old.supervisor.runners.items() if i.group == "web")
         say("stopping the running instances")
         ports = old.ports()
         await old.stop()
@@ -334,7 +337,8 @@ class Rollout:
         self._on_switch(release)
         say("starting the instances")
         release.start(say)
-        await release.answering(say)
+        if answered:  # the new web instances are waited for when the old ones answered
+            await release.answering(say)
         if release.hooks is not None:
             outcome = _hooks_outcome(await asyncio.shield(release.hooks))
             if outcome.error is not None:
