@@ -397,8 +397,20 @@ def _listen(site: RouterSite, scheme: str, *, default: bool) -> Iterator[str]:
 
 
 def _route_location(site: RouterSite, route: RouteSite) -> Iterator[str]:
+    """The route's location, and for a path route (/admin/) its bare path too (/admin): both
+    are the route's, as on the platform (else /admin would go to the route of /)."""
+    inside = list(_route_body(site, route))
+    yield f"location {quote(route.path)} {{  # {route.route.original_url}"
+    yield from inside
+    yield "}"
+    if route.path != "/":
+        yield f"location = {quote(route.path.rstrip('/'))} {{"
+        yield from inside
+        yield "}"
+
+
+def _route_body(site: RouterSite, route: RouteSite) -> Iterator[str]:
     plan = route.route
-    yield f"location {quote(route.path)} {{  # {plan.original_url}"
     headers = _route_headers(route)
     if plan.type == "redirect":
         for header in headers:
@@ -409,14 +421,12 @@ def _route_location(site: RouterSite, route: RouteSite) -> Iterator[str]:
         yield f'        return {plan.code} "{literal(target.rstrip("/") + "/")}$1";'
         yield "    }"
         yield f'    return {plan.code} "{literal(target)}";'
-        yield "}"
         return
     app = site.app(plan.upstream or "")
     if app is None:
         yield "    default_type text/plain;"
         message = f"sunup: route {route.url} sends to app {plan.upstream}, which is not running\n"
         yield f'    return 502 "{literal(message)}";'
-        yield "}"
         return
     yield f"    proxy_pass http://sunup_web_{safe_name(app.name)};"
     yield "    proxy_http_version 1.1;"
@@ -445,7 +455,6 @@ def _route_location(site: RouterSite, route: RouteSite) -> Iterator[str]:
         yield "    proxy_no_cache 1;"
     for header in headers:
         yield f"    {header}"
-    yield "}"
 
 
 def _route_headers(route: RouteSite) -> list[str]:

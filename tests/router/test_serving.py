@@ -376,6 +376,14 @@ def test_upstream_keeps_the_path_and_the_most_specific_route_wins(served: Served
     assert served.get("localhost", "/elsewhere").json()["app"] == "app"
 
 
+def test_a_path_route_takes_its_bare_path(served: Served) -> None:
+    """/api (no slash) belongs to the route https://{default}/api/, not to the route of /."""
+    api = served.get("localhost", "/api?x=1").json()
+    assert (api["app"], api["path"]) == ("api", "/api?x=1")
+    assert served.get("localhost", "/api/v2").json()["app"] == "app"
+    assert served.get("localhost", "/apix").json()["app"] == "app"
+
+
 def test_subdomain_route(served: Served) -> None:
     """https://api.{default}/ answers at api.localhost with its own app."""
     answer = served.get("api.localhost", "/ping").json()
