@@ -164,10 +164,14 @@ def _still_good(certificate_path: Path, key_path: Path, names: list[str], author
     its end."""
     from cryptography import x509
 
+    from cryptography.hazmat.primitives import serialization
+
     try:
         certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
-        key_path.stat()
-    except (OSError, ValueError):
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    if key.public_key() != certificate.public_key():  # a key from elsewhere: nginx would refuse it
         return False
     if certificate.issuer != authority.subject:
         return False

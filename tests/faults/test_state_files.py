@@ -118,6 +118,15 @@ FILES = (
     StateFile("logs/*/web.0/deploy.log", LOG, readers=(("logs", "deploy", "-n", "3"),)),
     StateFile("logs/*/build.log", LOG, readers=(("logs", "build", "-n", "3"),)),
     StateFile("supervisor.log", LOG),
+    #: Never other ports in its place: the project's URLs would move without a word.
+    StateFile(
+        "router.json", JSON, refusal="remove it to choose the router's ports anew", readers=(("routes",), ("url",))
+    ),
+    StateFile("router/nginx.conf", TEXT),  # made anew at each start (the web ports change)
+    StateFile("router/tls/cert.pem", TEXT),
+    StateFile("router/tls/key.pem", TEXT),
+    StateFile("logs/router/access.log", LOG),
+    StateFile("logs/router/error.log", LOG),
 )
 
 #: Files that are not sunup's state, with the reason no case damages them.
@@ -128,6 +137,11 @@ NOT_STATE = {
     "builds/*/*/app/*": "the application's code, copied from the project",
     "control.sock": "a socket, made again by every supervisor (a file in its place is one case)",
     "logs/*/*/app.log": "each instance's log, read as web.0's is",
+    "logs/router/nginx.log": "nginx's own output (it writes to error.log)",
+    "router/nginx.pid": "nginx's own pid file, written by nginx at each start",
+    "router/*.sock": "sockets, made again by every supervisor (the hold server's, the app servers')",
+    "router/temp/*": "nginx's own temporary files",
+    "router/cache/*": "nginx's own cache of responses",
 }
 
 
