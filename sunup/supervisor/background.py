@@ -27,6 +27,7 @@ from sunup.supervisor.statedir import STATE_VARIABLE, StateDir, holder
 
 if TYPE_CHECKING:
     from sunup.plan.model import ProjectPlan
+    from sunup.supervisor.routing import RouterOptions
     from sunup.supervisor.settings import SupervisorSettings
 
 #: How long to wait for the background supervisor to start the services and spawn every instance
@@ -81,7 +82,13 @@ class ReadyChannel:
 
 
 def supervise(
-    plan: ProjectPlan, project_root: Path, channel: ReadyChannel, *, state: StateDir, settings: SupervisorSettings
+    plan: ProjectPlan,
+    project_root: Path,
+    channel: ReadyChannel,
+    *,
+    state: StateDir,
+    settings: SupervisorSettings,
+    router: RouterOptions | None = None,
 ) -> None:
     """Run the background supervisor of `plan` (builds and deploys included), reporting on `channel`."""
     import asyncio
@@ -100,6 +107,7 @@ def supervise(
             ready=channel.ready,
             deployments=deployments_for(project_root, state.root),
             terminal=channel.terminal,
+            router=router,
         )
     )
 
