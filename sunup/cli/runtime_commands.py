@@ -371,7 +371,8 @@ def logs(
     With a selection: that instance's log alone (the web instance with -I N alone).
 
     `cron`, `deploy` and `post-deploy` are the logs of web instance 0, where crons and those
-    hooks run; `build` is the app's build log.
+    hooks run; `build` is the app's build log; `access` and `error` are the router's (every
+    request through it, and nginx's errors).
     """
     from sunup.supervisor.logreader import follow as follow_file
     from sunup.supervisor.logreader import last_lines

@@ -71,6 +71,10 @@ KINDS: dict[str, LogKind] = {
         LogKind("deploy", "deploy.log", LogScope.WEB_ZERO),
         LogKind("post-deploy", "post-deploy.log", LogScope.WEB_ZERO),
         LogKind("build", "build.log", LogScope.APP),
+        # The router's (spec §10): every request, and nginx's errors (the platform's access.log
+        # and error.log).
+        LogKind("access", "logs/router/access.log", LogScope.PROJECT),
+        LogKind("error", "logs/router/error.log", LogScope.PROJECT),
     )
 }
 

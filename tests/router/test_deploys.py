@@ -201,13 +201,15 @@ def test_no_request_fails_across_restart_redeploy_and_deploy(project: Project) -
 @pytest.mark.hold(1)
 def test_a_stopped_web_instance_is_held_then_named(project: Project) -> None:
     """With web stopped, a GET is held for the hold time, then answered 503 with a page naming
-    the instance and how to read its logs."""
+    the instance and how to read its logs; `sunup logs access` shows it."""
     project.sunup("stop", "--web")
     started = time.monotonic()
     status, page = _get(project.port)
     assert status == 503, page
     assert "web.0" in page and "sunup logs --web" in page, page
     assert time.monotonic() - started >= 0.9  # held for the hold time (1 s) first, not refused
+    access = project.sunup("logs", "access", "-n", "5").stdout
+    assert '"GET / HTTP/1.1" 503' in access, access
 
 
 def _get(port: int) -> tuple[int, str]:
