@@ -335,6 +335,9 @@ def _app_fallback(app: AppSite, index: int, location: LocationPlan) -> Iterator[
         yield "    proxy_connect_timeout 1s;"
         yield f"    proxy_read_timeout {READ_TIMEOUT}s;"
         yield "    proxy_redirect off;"
+        # The app's X-Accel-Buffering (server-sent events) goes on to the router's layer, which
+        # honours it too (and hides it from the client).
+        yield "    proxy_pass_header X-Accel-Buffering;"
         yield "    error_page 502 504 = @sunup_hold;"
     else:
         # Nothing to wait for (the hold would only wait its whole time): say so at once.

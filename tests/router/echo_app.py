@@ -7,7 +7,8 @@ It prints ``ready <port or path>`` once it listens. Each answer is JSON: the app
 method, the request target as received, the headers, the body and a count of the requests it
 answered. ``?cc=VALUE`` sets the answer's Cache-Control to VALUE; a path starting with ``/ssi``
 answers HTML with server-side include directives; an Upgrade request (a WebSocket's
-handshake) is answered 101, then every byte it sends comes back.
+handshake) is answered 101, then every byte it sends comes back; ``/events`` streams
+server-sent events asking proxies not to buffer them (X-Accel-Buffering: no).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Echo(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         if self.headers.get("Upgrade"):
             self._upgraded()
+            return
+        if self.path.startswith("/events"):
+            self._events()
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -75,6 +79,22 @@ class Echo(BaseHTTPRequestHandler):
         self.wfile.flush()
         while data := self.connection.recv(65536):
             self.connection.sendall(data)
+        self.close_connection = True
+
+    def _events(self) -> None:
+        """Server-sent events that ask not to be buffered: a first event at once, the second
+        once ten seconds pass (a proxy that buffers shows the first only then)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("X-Accel-Buffering", "no")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"data: first\n\n")
+        self.wfile.flush()
+        threading.Event().wait(10)
+        self.wfile.write(b"data: second\n\n")
+        self.wfile.flush()
         self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _answer

@@ -357,6 +357,28 @@ def test_websocket_upgrade_passes_through(served: Served) -> None:
             assert echoed == b"ping through the router"
 
 
+def test_server_sent_events_are_not_buffered(served: Served) -> None:
+    """An answer that says X-Accel-Buffering: no (server-sent events) reaches the client as the
+    app writes it, through both layers, and the header stays between the proxies."""
+    import http.client
+
+    from tests.router.rig import tls_context
+
+    port = served.rig.site.address.https_port
+    connection = http.client.HTTPSConnection("localhost", port, timeout=20, context=tls_context(served.ca))
+    try:
+        started = time.monotonic()
+        connection.request("GET", "/events")
+        response = connection.getresponse()
+        first = response.readline()
+        waited = time.monotonic() - started
+        assert first == b"data: first\n"
+        assert waited < 5, f"the first event took {waited:.1f} s: a proxy buffered the stream"
+        assert response.getheader("X-Accel-Buffering") is None
+    finally:
+        connection.close()
+
+
 def test_mount_inside_the_root_is_served_from_the_mount(served: Served) -> None:
     """A file of a mount inside a location's root comes from the mount's folder."""
     answer = served.get("localhost", "/uploads/photo.png")
