@@ -29,7 +29,9 @@ from sunup.plan.model import ProjectPlan
 from sunup.router.address import RouterAddress
 from sunup.router.certificates import project_certificate
 from sunup.router.hold import Down, HoldServer
+from sunup.router.render import links, render
 from sunup.router.runner import Router, find_nginx
+from sunup.router.runner import _make_links as make_links
 from sunup.router.site import AppSite, RouterSite, route_sites
 from sunup.supervisor.settings import SupervisorSettings
 
@@ -98,6 +100,27 @@ def make_site(
         key=key if https else None,
         user=user,
     )
+
+
+def nginx_refusal(nginx: str, site: RouterSite) -> str | None:
+    """What ``nginx -t`` says against `site`'s configuration (written with its links, the
+    folders they point to made), or None when it accepts it."""
+    for sub in ("temp", "cache"):
+        (site.folder / sub).mkdir(parents=True, exist_ok=True)
+    site.logs.mkdir(parents=True, exist_ok=True)
+    for target in links(site).values():
+        target.mkdir(parents=True, exist_ok=True)
+    make_links(site)
+    conf = site.folder / "nginx.conf"
+    conf.write_text(render(site), encoding="utf-8")
+    checked = subprocess.run(
+        [nginx, "-t", "-q", "-c", str(conf), "-p", str(site.folder), "-e", str(site.logs / "error.log")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return checked.stderr or "it failed" if checked.returncode else None
 
 
 # -- apps -------------------------------------------------------------------------------------

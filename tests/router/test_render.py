@@ -12,7 +12,6 @@ tests/router/test_render.py``, then read the diff.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,11 @@ import pytest
 from sunup.plan.model import ProjectPlan
 from sunup.router.address import RouterAddress
 from sunup.router.render import links, literal, quote, render
-from sunup.router.runner import _make_links, find_nginx
+from sunup.router.runner import find_nginx
 from sunup.router.site import RouterSite
 from tests.conftest import CORPUS
 from tests.plan.golden import REPO, resolve
-from tests.router.rig import make_site
+from tests.router.rig import make_site, nginx_refusal
 
 GOLDEN = REPO / "tests" / "data" / "golden" / "router"
 FIXED = Path("/srv/sunup-golden")
@@ -85,22 +84,8 @@ def test_nginx_accepts(case: str, tmp_path: Path) -> None:
     if nginx is None:
         pytest.skip("nginx is not installed")
     site = site_of(plan_of(case), tmp_path, ca=tmp_path / "ca")
-    for sub in ("temp", "cache"):
-        (site.folder / sub).mkdir(parents=True, exist_ok=True)
-    site.logs.mkdir(parents=True, exist_ok=True)
-    for target in links(site).values():
-        target.mkdir(parents=True, exist_ok=True)
-    _make_links(site)
-    conf = site.folder / "nginx.conf"
-    conf.write_text(render(site), encoding="utf-8")
-    checked = subprocess.run(
-        [nginx, "-t", "-q", "-c", str(conf), "-p", str(site.folder), "-e", str(site.logs / "error.log")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert checked.returncode == 0, f"nginx -t refused {case}:\n{checked.stderr}"
+    refusal = nginx_refusal(nginx, site)
+    assert refusal is None, f"nginx -t refused {case}:\n{refusal}"
 
 
 def test_every_route_is_served(tmp_path: Path) -> None:
