@@ -138,9 +138,13 @@ class Routing:
             stopped_by_sunup=self._stopped_by_sunup,
         )
         await self.hold.start()
-        site = self._site()
         self.router = Router(self._nginx, isolation=self._isolation, settings=self._settings, observers=self._observers)
-        await self.router.start(site)
+        try:
+            await self.router.start(self._site())
+        except BaseException:
+            self.router = None
+            await self.stop()  # the hold server
+            raise
 
     def follow(self, supervisor: Supervisor, plan: ProjectPlan, app_dirs: Mapping[str, Path]) -> None:
         """Serve a new release (a deploy): nginx reloaded when what it serves changed."""
