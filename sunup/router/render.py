@@ -375,8 +375,6 @@ def _router_servers(site: RouterSite) -> Iterator[str]:
         yield f"    server_name {quote(host)};"
         yield "    client_max_body_size 0;"
         yield "    absolute_redirect off;"
-        for route in routes:
-            yield from _indent(_partial_redirects(route), 1)
         seen: set[str] = set()
         for route in sorted(routes, key=lambda r: (r.path, r.route.generated)):
             if route.path in seen:  # {default} and {all} on one machine: the first wins
@@ -401,9 +399,12 @@ def _listen(site: RouterSite, scheme: str, *, default: bool) -> Iterator[str]:
 
 def _route_location(site: RouterSite, route: RouteSite) -> Iterator[str]:
     """The route's location, and for a path route (/admin/) its bare path too (/admin): both
-    are the route's, as on the platform (else /admin would go to the route of /)."""
+    are the route's, as on the platform (else /admin would go to the route of /). Its partial
+    redirects are nested in it: they apply to the requests of this route only, not to those of
+    a more specific route of the same host."""
     inside = list(_route_body(site, route))
     yield f"location {quote(route.path)} {{  # {route.route.original_url}"
+    yield from _indent(_partial_redirects(route), 1)
     yield from inside
     yield "}"
     if route.path != "/":
@@ -487,7 +488,8 @@ def _cache_key(route: RouteSite) -> str:
 
 
 def _partial_redirects(route: RouteSite) -> Iterator[str]:
-    """`redirects.paths` of a route, as locations of its server (regex ones checked first)."""
+    """`redirects.paths` of a route, as regex locations nested in the route's (nginx checks them
+    before the route's own body, in the order written)."""
     for entry in route.redirects:
         redirect = entry.redirect
         expires = [f"expires {entry.expires}s;"] if entry.expires is not None and entry.expires >= 0 else []

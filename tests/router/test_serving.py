@@ -147,6 +147,14 @@ routes:
           regexp: true
           code: 308
           expires: 10m
+        '^/other/(.*)$':
+          to: '/moved/\1'
+          regexp: true
+  "https://redir.{default}/other/":
+    type: upstream
+    upstream: "api:http"
+    cache:
+      enabled: false
   "http://plain.{default}/":
     type: upstream
     upstream: "app:http"
@@ -448,6 +456,12 @@ def test_partial_redirects(served: Served) -> None:
     assert blog.header("Location") == served.rig.url("https", "localhost", "/posts/42")
     assert blog.header("Cache-Control") == "max-age=600"
     assert served.get("redir.localhost", "/blog/x").json()["path"] == "/blog/x"
+
+
+def test_partial_redirects_belong_to_their_route(served: Served) -> None:
+    """A route's partial redirects apply to its own requests, not to a more specific route's."""
+    other = served.get("redir.localhost", "/other/page").json()
+    assert (other["app"], other["path"]) == ("api", "/other/page")
 
 
 def test_cache_keyed_by_cookies_and_headers(served: Served) -> None:
