@@ -299,6 +299,8 @@ ROUTE = obj(
         "type": enum("upstream", "redirect", "proxy"),
         "upstream": STRING,
         "to": STRING,
+        # A whole-route redirect's status (301, 302, 307, 308; spec §10).
+        "code": INTEGER,
         "id": STRING,
         "primary": BOOL,
         "cache": obj(

@@ -10,10 +10,12 @@ certificate nears its end. Both are written whole (`sunup.atomicfile`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import ipaddress
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,6 +99,24 @@ def project_certificate(folder: Path, hosts: Iterable[str], *, ca: Path | None =
 
 def _authority(folder: Path) -> tuple[Certificate, PrivateKeyTypes]:
     """The CA's certificate and key, made the first time."""
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two projects starting at once make one CA: the second waits, then reads the first's.
+    with _locked(folder / ".lock"):
+        return _made_authority(folder)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _made_authority(folder: Path) -> tuple[Certificate, PrivateKeyTypes]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -163,7 +183,6 @@ def _still_good(certificate_path: Path, key_path: Path, names: list[str], author
     """The certificate exists, was signed by `authority`, names exactly `names` and is not near
     its end."""
     from cryptography import x509
-
     from cryptography.hazmat.primitives import serialization
 
     try:

@@ -174,9 +174,10 @@ class HoldServer:
                         return await asyncio.open_unix_connection(address[5:])
                     host, _, port = address.rpartition(":")
                     return await asyncio.open_connection(host, int(port))
-            if self._clock() + RETRY > deadline:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
                 return None
-            await asyncio.sleep(RETRY)
+            await asyncio.sleep(min(RETRY, remaining))
 
 
 def _list(value: bytes) -> list[str]:

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sunup.plan.model import ProjectPlan
-from sunup.plan.routes import LocalRoute, local_routes, platform_routes_variable, primary_route, resolve_url
+from sunup.plan.routes import LocalRoute, local_routes, platform_routes_variable, primary_route
 from sunup.router.address import RouterAddress, router_address
 from sunup.router.hold import DEFAULT_HOLD, Down, HoldServer
 from sunup.router.runner import Router, find_nginx
-from sunup.router.site import AppSite, RedirectSite, RouterSite, RouteSite
+from sunup.router.site import AppSite, RouterSite, route_site
 from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.launch import InstanceSpec, app_dir
 from sunup.supervisor.lifecycle import InstanceState
@@ -233,7 +233,7 @@ class Routing:
             logs=self.logs,
             hold_socket=self.folder / "hold.sock",
             apps=apps,
-            routes=tuple(self._route_site(r) for r in self.routes),
+            routes=tuple(route_site(r, self.address) for r in self.routes),
             certificate=certificate,
             key=key,
             user=pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None,
@@ -257,26 +257,6 @@ class Routing:
             upstreams=tuple(a for s in webs if (a := _address(s)) is not None),
             protocol=app.web.protocol or "http",
             mounts=mounts,
-        )
-
-    def _route_site(self, local: LocalRoute) -> RouteSite:
-        route = local.route
-        redirects = tuple(
-            RedirectSite(
-                redirect=r,
-                to=resolve_url(r.to, self.address),
-                expires=r.expires if r.expires is not None else route.redirects_expires,
-            )
-            for r in route.redirects
-        )
-        return RouteSite(
-            route=route,
-            url=local.url,
-            scheme=route.scheme,
-            host=local.host,
-            path=route.path,
-            to=local.to,
-            redirects=redirects,
         )
 
 
