@@ -1,8 +1,10 @@
 """One supervisor process for one project: the lock, isolation, the instances, the control socket.
 
-`serve` starts the plan's services first (`sunup.supervisor.services`: prepared, supervised,
-ready and provisioned), gives each instance the credentials of its relationships, and stops the
-services after the instances. Each instance runs in its mount namespace (`sunup.mounts`); `tmp`
+`serve` starts the project in phases (`sunup.supervisor.phases`), each undone in the reverse
+order: the build; the plan's services (`sunup.supervisor.services`: prepared, supervised, ready
+and provisioned); the instances, made with the credentials of their relationships and
+PLATFORM_ROUTES; the router in front of them (`sunup.supervisor.routing`); the control socket;
+then the instances are started. Each instance runs in its mount namespace (`sunup.mounts`); `tmp`
 mounts are wiped at the start and at the end; `enter` (for `sunup ssh`) and `scale` (instance
 counts changed while it runs) are answered by `sunup.control.sessions` and `.scaling`. It runs
 until SIGTERM or SIGINT (the handlers only set an event; the loop does the work), or a
@@ -22,9 +24,9 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sunup.control.handlers import Handlers
 from sunup.control.scaling import Scaling
@@ -46,9 +48,10 @@ from sunup.supervisor.launch import ExtraEnvironment, SpecMaker, no_extra_enviro
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import LogFile, Timestamps
 from sunup.supervisor.peers import write_peers
+from sunup.supervisor.phases import Phase, Timings, run_phases
 from sunup.supervisor.presence import guard
 from sunup.supervisor.routing import RouterOptions, prepare_routing
-from sunup.supervisor.services import start_services
+from sunup.supervisor.services import RunningServices, start_services
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.shims import write_shims
 from sunup.supervisor.statedir import StateDir, SupervisorLock
@@ -58,7 +61,6 @@ if TYPE_CHECKING:
     from sunup.plan.relationships import AccessMap
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-T = TypeVar("T")
 
 
 class EventLog:
@@ -168,27 +170,6 @@ async def serve(
             deployments = _isolated(deployments, isolation)
         if deployment is None and deployments is not None:
             deployment = deployments(plan, relay)
-        if deployment is not None and not await _unless_stopped(done, _built(deployment)):
-            log.say("stopped during the build")
-            return
-        services = await _unless_stopped(
-            done, start_services(plan, state, isolation, settings, say=say, observers=(log,))
-        )
-        if services is None:
-            log.say("stopped while the services started")
-            return
-        if services.supervisor is not None:
-            servers.append(services.supervisor)
-
-        async def stop_services() -> None:
-            if hurry and services.supervisor is not None:
-                services.supervisor.stop()
-                _kill_stopping(services.supervisor)
-            await services.stop()
-
-        cleanup.push_async_callback(stop_services)
-        # The router (after the services, stopped after the instances): PLATFORM_ROUTES for every
-        # instance, nginx serving the routes and web.locations (sunup.supervisor.routing).
         routing = prepare_routing(
             plan,
             project_root,
@@ -199,8 +180,26 @@ async def serve(
             say=say,
             observers=(log,),
         )
-        if routing is not None:
-            cleanup.push_async_callback(routing.stop)
+        services = RunningServices(None, {})
+        # Set by the instances phase: the rollout (its release replaced by each deploy) and the
+        # control handlers.
+        made: dict[str, Any] = {}
+
+        async def build() -> None:
+            if deployment is not None:
+                await deployment.build()
+
+        async def start_services_phase() -> None:
+            nonlocal services
+            services = await start_services(plan, state, isolation, settings, say=say, observers=(log,))
+            if services.supervisor is not None:
+                servers.append(services.supervisor)
+
+        async def stop_services() -> None:
+            if hurry and services.supervisor is not None:
+                services.supervisor.stop()
+                _kill_stopping(services.supervisor)
+            await services.stop()
 
         def launch(plan: ProjectPlan, deployment: DeploymentSteps | None, port: Callable[[], int]) -> Supervisor:
             extra = extra_environment
@@ -231,78 +230,101 @@ async def serve(
             )
 
         def switch(release: Release) -> None:
+            handlers: Handlers = made["handlers"]
             handlers.supervisor, handlers.plan = release.supervisor, release.plan
             stopping[:] = [release.supervisor]
             if routing is not None:
                 routing.follow(release.supervisor, release.plan, _app_dirs(release.deployment))
 
-        rollout = Rollout(
-            plan,
-            deployment,
-            launch=launch,
-            relay=relay,
-            deployments=deployments,
-            load=project_loader(project_root),
-            on_switch=switch,
-        )
-        stopping.append(rollout.supervisor)
-        if routing is not None:
-            await routing.start(rollout.supervisor, plan, _app_dirs(deployment))
+        async def prepare_instances() -> None:
+            """The first release's instances made (specs, ports), not started yet; the handlers."""
+            rollout = Rollout(
+                plan,
+                deployment,
+                launch=launch,
+                relay=relay,
+                deployments=deployments,
+                load=project_loader(project_root),
+                on_switch=switch,
+            )
+            made["rollout"] = rollout
+            stopping.append(rollout.supervisor)
+
+            def deploy_on_hangup() -> None:
+                try:
+                    run = rollout.begin(build=True)
+                except SunupError as exc:
+                    log.say(f"SIGHUP ignored: {exc.message}")
+                else:
+                    log.say(f"SIGHUP: deploy {run.number} reads the configuration again and applies it")
+
+            reload.append(deploy_on_hangup)
+            handlers = Handlers(
+                rollout.supervisor, plan, project_root, done.set, services=services.supervisor, rollout=rollout
+            )
+            made["handlers"] = handlers
+            sessions = ShellSessions(handlers)
+            cleanup.callback(sessions.close)
+            handlers.register("enter", sessions.enter)
+
+            def rescaled(new_plan: ProjectPlan) -> None:
+                rollout.release.plan = new_plan  # a redeploy starts the scaled counts again
+
+            handlers.register("scale", Scaling(handlers, state.root, layout, on_plan=rescaled))
+
+        async def stop_instances() -> None:
+            log.say("stopping every instance")
+            await made["rollout"].close()
+
+        async def close_instances() -> None:
+            """The release made but not started when a stop came between (else a no-op: done)."""
+            await made["rollout"].close()
+
+        async def start_router() -> None:
+            if routing is None:
+                return
+            await routing.start(made["rollout"].supervisor, plan, _app_dirs(deployment))
             for url in routing.urls():
                 say(f"router: {url}")
 
-        def deploy_on_hangup() -> None:
-            try:
-                run = rollout.begin(build=True)
-            except SunupError as exc:
-                log.say(f"SIGHUP ignored: {exc.message}")
-            else:
-                log.say(f"SIGHUP: deploy {run.number} reads the configuration again and applies it")
+        async def stop_router() -> None:
+            if routing is not None:
+                await routing.stop()
 
-        reload.append(deploy_on_hangup)
-        cleanup.push_async_callback(rollout.close)
-        handlers = Handlers(
-            rollout.supervisor, plan, project_root, done.set, services=services.supervisor, rollout=rollout
-        )
-        sessions = ShellSessions(handlers)
-        cleanup.callback(sessions.close)
-        handlers.register("enter", sessions.enter)
+        server: list[ControlServer] = []
 
-        def rescaled(new_plan: ProjectPlan) -> None:
-            rollout.release.plan = new_plan  # a redeploy starts the scaled counts again
+        async def start_control() -> None:
+            server.append(ControlServer(state.socket, made["handlers"]))
+            await server[0].start()
+            # A deleted project (its lock and socket gone with it) stops all as SIGTERM does.
+            cleanup.callback(
+                guard(project_root, state.root, state.lock, stop=on_signal, say=say, log=log.say, terminal=terminal)
+            )
 
-        handlers.register("scale", Scaling(handlers, state.root, layout, on_plan=rescaled))
-        server = ControlServer(state.socket, handlers)
-        await server.start()
-        cleanup.push_async_callback(server.close)
-        # A deleted project (its lock and socket gone with it) stops all as SIGTERM does (`presence`).
-        cleanup.callback(
-            guard(project_root, state.root, state.lock, stop=on_signal, say=say, log=log.say, terminal=terminal)
-        )
-        if not done.is_set():
-            rollout.start()
-            gc.enable()  # off from `sunup up` until here (`up`): a start makes objects, no garbage
-            ready()
-            await done.wait()
-        log.say("stopping every instance")
-        await rollout.close()
+        async def stop_control() -> None:
+            await server[0].close()
 
+        async def start_instances() -> None:
+            made["rollout"].start()
 
-async def _unless_stopped(done: asyncio.Event, work: Awaitable[T]) -> T | None:
-    """The result of `work`, or None once `done` is set first (`work` is cancelled then: a
-    signal during a build or a service's start does not wait for its end)."""
-    task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(done.wait())
-    try:
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
-    return task.result()
+        # In this order; each stopped in the reverse order once started (`sunup.supervisor.phases`):
+        # the instances, then the control socket, the router, the services.
+        phases = [
+            Phase("build", build),
+            Phase("services", start_services_phase, stop_services),
+            Phase("instances", prepare_instances, close_instances),
+            Phase("router", start_router, stop_router),
+            Phase("control", start_control, stop_control),
+            # Stopped first: a deploy it interrupts is reported while the socket still answers.
+            Phase("start", start_instances, stop_instances),
+        ]
+        timings = Timings()
+        if not await run_phases(phases, cleanup, done, say=log.say, timings=timings):
+            return
+        log.say(f"started: {timings.describe()}")
+        gc.enable()  # off from `sunup up` until here (`up`): a start makes objects, no garbage
+        ready()
+        await done.wait()
 
 
 def _kill_stopping(supervisor: Supervisor) -> None:
@@ -310,11 +332,6 @@ def _kill_stopping(supervisor: Supervisor) -> None:
     for runner in supervisor.runners.values():
         if runner.status.state is InstanceState.STOPPING:
             runner.feed(GraceExpired())
-
-
-async def _built(deployment: DeploymentSteps) -> bool:
-    await deployment.build()
-    return True
 
 
 def _isolated(deployments: Deployments, isolation: Isolation) -> Deployments:
