@@ -453,7 +453,6 @@ def _route_body(site: RouterSite, route: RouteSite) -> Iterator[str]:
         yield "    proxy_cache_methods GET HEAD;"
         if cache.default_ttl > 0:
             yield f"    proxy_cache_valid 200 203 300 301 302 404 410 {cache.default_ttl}s;"
-        yield "    proxy_cache_lock on;"
         headers.append("add_header X-Platform-Cache $upstream_cache_status always;")
     else:
         yield "    proxy_no_cache 1;"
