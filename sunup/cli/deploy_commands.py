@@ -30,15 +30,41 @@ ENDED_WAIT = 5.0
 
 
 @click.command()
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["local", "kubernetes"]),
+    default="local",
+    show_default=True,
+    help="Where: the running supervisor, or a Kubernetes cluster (docs/kubernetes.md).",
+)
+@click.option("--context", "kube_context", default=None, metavar="NAME", help="Kubernetes: the kubeconfig context.")
+@click.option("--namespace", default=None, metavar="NS", help="Kubernetes: the namespace [default].")
+@click.option("--image", default=None, metavar="IMAGE", help="Kubernetes: the image template [sunup/{app}:{tree}].")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=600.0, metavar="SECONDS", help="Kubernetes: longest wait (600)."
+)
 @click.pass_context
-def deploy(ctx: click.Context) -> int:
+def deploy(  # noqa: PLR0917 (click passes each option as an argument)
+    ctx: click.Context,
+    target: str,
+    kube_context: str | None,
+    namespace: str | None,
+    image: str | None,
+    timeout: float,
+) -> int:
     """Deploy the project as it is now: rebuild when it changed, then replace the instances.
 
     The configuration is read again and the build runs while the old instances keep serving; a
     failing build leaves them running. Then, as on Upsun: a running cron is waited for, the old
     instances stop, the new ones start from the new build, and web instance 0 runs the deploy
-    hook (new code only) and post_deploy. Crons start again after them.
+    hook (new code only) and post_deploy. Crons start again after them. With `--to kubernetes`,
+    the same sequence is played against a cluster (images built and pushed beforehand).
     """
+    if target == "kubernetes":
+        from sunup.cli.kube_commands import deploy_to_kubernetes
+
+        return deploy_to_kubernetes(ctx, context=kube_context, namespace=namespace, image=image, timeout=timeout)
     return _follow(ctx, "deploy")
 
 

@@ -113,6 +113,59 @@ def image_context(ctx: click.Context, out: Path, base: str | None, image: str | 
     return EXIT_OK
 
 
+#: Seconds between two reads of what a Kubernetes deploy waits for (tests make it short).
+POLL_VARIABLE = "SUNUP_KUBE_POLL"
+
+
+def deploy_to_kubernetes(
+    ctx: click.Context, *, context: str | None, namespace: str | None, image: str | None, timeout: float
+) -> int:
+    """`sunup deploy --to kubernetes`: export the plan, then play the deploy sequence against the
+    cluster of the kubeconfig (`sunup.kubedeploy.choreography`); 1 when a hook failed."""
+    from sunup.cli.runtime_commands import _say
+    from sunup.errors import EXIT_FAILURE
+    from sunup.export.kubernetes import DEFAULT_IMAGE, ExportOptions, export_project
+    from sunup.export.kubernetes.image import app_tree_id
+    from sunup.export.kubernetes.naming import DNS_LABEL
+    from sunup.kubedeploy.choreography import Choreography, DeploySettings
+    from sunup.kubedeploy.official import connect
+    from sunup.project import load_plan
+    from sunup.services.secret import project_secret
+    from sunup.supervisor.statedir import StateDir
+
+    namespace = namespace or "default"
+    if not DNS_LABEL.match(namespace) or len(namespace) > 63:
+        raise click.BadParameter(
+            "a namespace is a DNS-1123 label (lowercase letters, digits, '-')", param_hint="--namespace"
+        )
+    origin = ctx.find_object(output.Context)
+    loaded, plan = load_plan(origin.project_dir if origin else None)
+    options = ExportOptions(
+        namespace=namespace,
+        image=image or DEFAULT_IMAGE,
+        tree_ids={app.name: app_tree_id(app, loaded.root) for app in plan.apps},
+        secret=project_secret(StateDir.for_project(loaded.root).root / "services"),
+    )
+    exported = export_project(plan, options)
+    for warning in exported.warnings:
+        output.warning(warning)
+    cluster = connect(context)
+    output.info(f"sunup: deploying {len(exported.objects)} objects to {cluster.host}, namespace {namespace}")
+    try:
+        poll = float(os.environ.get(POLL_VARIABLE) or 1.0)
+    except ValueError:
+        poll = 1.0
+    choreography = Choreography(
+        cluster, exported.objects, say=_say, settings=DeploySettings(timeout=timeout, poll=poll)
+    )
+    report = choreography.run()
+    failed = [hook for hook, state in report.hooks.items() if state == "failed"]
+    if failed:
+        output.error(f"the {' and '.join(failed)} hook failed; the deploy went on (the new release runs)")
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def register(cli: click.Group) -> None:
     for command in (run_instance, image_build):  # image_context: `sunup export image-context`
         cli.add_command(command)
