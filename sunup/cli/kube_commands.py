@@ -23,7 +23,7 @@ def _project_dir(ctx: click.Context) -> Path:
 
 @click.command("run-instance")
 @click.option("--app", "app", required=True, metavar="APP", help="The application.")
-@click.option("--group", "group", required=True, metavar="GROUP", help="`web` or a worker's name.")
+@click.option("--group", "group", default="web", show_default=True, metavar="GROUP", help="`web` or a worker's name.")
 @click.option("--index", "index", type=click.IntRange(min=0), default=0, show_default=True, help="Instance number.")
 @click.option(
     "--listen",
@@ -41,6 +41,15 @@ def _project_dir(ctx: click.Context) -> Path:
 @click.option(
     "--stop-grace", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="SIGTERM → SIGKILL delay (15)."
 )
+@click.option(
+    "--hook",
+    type=click.Choice(["deploy", "post_deploy", "post-deploy"]),
+    default=None,
+    help="Run this hook once, as web instance 0, and exit with its status.",
+)
+@click.option(
+    "--cron", default=None, metavar="NAME", help="Run this cron once, as web instance 0, and exit with its status."
+)
 @click.pass_context
 def run_instance(
     ctx: click.Context,
@@ -51,17 +60,28 @@ def run_instance(
     listen: int | None,
     init: bool | None,
     stop_grace: float | None,
+    hook: str | None,
+    cron: str | None,
 ) -> int:
     """Run one instance of the plan in the foreground, as `sunup up` runs it: the container's
     command. Its output goes to stdout with UTC timestamps; SIGTERM stops it (SIGKILL of what is
-    left after the grace) and ends the command."""
+    left after the grace) and ends the command. With --hook or --cron: that command once."""
+    if hook is not None and cron is not None:
+        raise click.UsageError("choose --hook or --cron, not both")
     if init or (init is None and os.getpid() == 1):
         from sunup.container.init import become_init
 
         become_init()
     from sunup.container.entrypoint import Request, run
 
-    return run(Request(app, group, index, listen), project_dir=_project_dir(ctx), environ=os.environ, grace=stop_grace)
+    return run(
+        Request(app, group, index, listen),
+        project_dir=_project_dir(ctx),
+        environ=os.environ,
+        grace=stop_grace,
+        hook=hook,
+        cron=cron,
+    )
 
 
 @click.command("image-build", hidden=True)

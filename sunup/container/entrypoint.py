@@ -14,6 +14,9 @@ it sees locally:
 - its output on stdout, each line prefixed with its UTC time as in app.log; sunup's own lines
   (`sunup: web.0: running (pid 7)`) in the same stream.
 
+With `--hook` or `--cron`, the command runs that hook or cron once in web instance 0's
+environment instead (`oneshot`): the command of the hook Jobs and the CronJobs' Jobs.
+
 Web instances with a TCP port get a `Forwarder` from the pod's port (8080) to their PORT on
 127.0.0.1, so an app that binds loopback, as on the platform, is reached through its Service.
 
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sunup.container.forwarder import Forwarder, Target
+from sunup.container.oneshot import OneShot, run_once
 from sunup.container.record import BuildRecord, build_dir, read_record
 from sunup.errors import ConfigError, RuntimeFailure, SelectionError
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
@@ -257,8 +261,41 @@ async def supervise(prepared: Prepared, *, state: StateDir, settings: Supervisor
     return 0
 
 
-def run(request: Request, *, project_dir: Path, environ: Mapping[str, str], grace: float | None = None) -> int:
-    """`sunup run-instance`: load, prepare, supervise until told to stop; the exit status."""
+def one_shot(plan: ProjectPlan, prepared: Prepared, request: Request, *, hook: str | None, cron: str | None) -> OneShot:
+    """The hook or cron of `request`'s app to run once in `prepared`'s environment."""
+    app, _group = choose(plan, request)
+    env, cwd = prepared.spec.environment, prepared.spec.cwd
+    if hook is not None:
+        script = {"deploy": app.hooks.deploy, "post_deploy": app.hooks.post_deploy}.get(hook.replace("-", "_"))
+        if not script:
+            raise SelectionError(f"'{app.name}' has no {hook} hook")
+        return OneShot(f"{hook} hook", script, env, cwd)
+    found = next((c for c in app.crons if c.name == cron), None)
+    if found is None:
+        names = ", ".join(c.name for c in app.crons) or "none"
+        raise SelectionError(f"'{app.name}' has no cron '{cron}'", hint=f"its crons: {names}")
+    return OneShot(
+        f"cron {found.name}",
+        found.start,
+        env,
+        cwd,
+        stop=found.stop,
+        grace=float(found.shutdown_timeout),
+        timeout=float(found.timeout),
+    )
+
+
+def run(
+    request: Request,
+    *,
+    project_dir: Path,
+    environ: Mapping[str, str],
+    grace: float | None = None,
+    hook: str | None = None,
+    cron: str | None = None,
+) -> int:
+    """`sunup run-instance`: load, prepare, supervise until told to stop (or, with `hook` or
+    `cron`, run that once: `sunup.container.oneshot`); the exit status."""
     state = state_dir(environ)
     state.root.mkdir(parents=True, exist_ok=True)
     plan = load(project_dir, environ)
@@ -266,9 +303,16 @@ def run(request: Request, *, project_dir: Path, environ: Mapping[str, str], grac
 
     root = find_project_root(project_dir)
     record = read_record(build_dir(environ), request.app)
+    if hook is not None or cron is not None:
+        request = dataclasses.replace(request, group="web", index=0, listen=0)
     prepared = prepare(plan, root, request, environ=environ, state=state, record=record)
     say = StdoutEvents()
     for warning in prepared.warnings:
         say.say(f"warning: {warning}")
+    if hook is not None or cron is not None:
+        job = one_shot(plan, prepared, request, hook=hook, cron=cron)
+        if grace is not None:
+            job = dataclasses.replace(job, grace=grace)
+        return asyncio.run(run_once(job, say.say))
     settings = dataclasses.replace(SupervisorSettings.from_environment(grace), log_limit=sys.maxsize, pids_limit=None)
     return asyncio.run(supervise(prepared, state=state, settings=settings, say=say))

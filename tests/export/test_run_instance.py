@@ -353,3 +353,88 @@ def test_prepare_uses_the_build_record_and_keeps_a_given_port(
     assert prepared.target == Target(port=9000)
     assert prepared.listen == 8080
     assert prepared.spec.cwd == tmp_path / "app"
+
+
+ONE_SHOTS = """\
+applications:
+  app:
+    type: "python:3.11"
+    source:
+      root: "/"
+    variables:
+      env:
+        greeting: hello
+    hooks:
+      deploy: |
+        echo "deploy $GREETING $PLATFORM_APPLICATION_NAME $FROM_ENV"
+        exit 3
+    crons:
+      stubborn:
+        spec: "*/5 * * * *"
+        commands:
+          start: "trap '' TERM; echo cron started; while :; do sleep 0.2; done"
+          stop: "echo stop command ran"
+        shutdown_timeout: 1
+      slow:
+        spec: "*/5 * * * *"
+        commands:
+          start: "echo slow started; sleep 1000"
+        timeout: 1
+    web:
+      commands:
+        start: "sleep 1000"
+"""
+
+
+def _one_shot(make_project: Callable[..., Path], tmp_path: Path, *options: str) -> Instance:
+    root = make_project({".upsun/config.yaml": ONE_SHOTS, ".environment": "export FROM_ENV=sourced\n"}, name="oneshot")
+    environ = {
+        "PATH": os.environ["PATH"],
+        "SUNUP_STATE_DIR": str(tmp_path / "state"),
+        "SUNUP_BUILD_DIR": str(tmp_path / "no-build"),
+        "SUNUP_ISOLATION": "none",
+    }
+    return Instance([sys.executable, "-m", "sunup", "run-instance", "--app", "app", *options], root, environ)
+
+
+def test_hook_runs_once_with_the_instance_environment_and_its_status(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """--hook deploy runs the hook once as web instance 0 (.environment sourced) and exits
+    with the hook's status; its lines are timestamped."""
+    instance = _one_shot(make_project, tmp_path, "--hook", "deploy")
+    assert instance.process.wait(60) == 3
+    instance._reader.join(5)
+    line = instance.wait_for(r"deploy hello app sourced$")[0]
+    assert STAMP.match(line)
+    instance.wait_for(r"sunup: deploy hook: ended with status 3")
+
+
+def test_cron_stop_runs_its_stop_command_then_sigkill_after_shutdown_timeout(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """SIGTERM to a --cron run runs the cron's stop command; a cron that ignores it is killed
+    after its shutdown_timeout."""
+    instance = _one_shot(make_project, tmp_path, "--cron", "stubborn")
+    instance.wait_for(r" cron started$")
+    started = time.monotonic()
+    assert instance.stop(signal.SIGTERM) == 128 + 9
+    assert 0.8 <= time.monotonic() - started < 10
+    instance.wait_for(r" stop command ran$")
+    instance.wait_for(r"still running 1 s after the stop: SIGKILL")
+
+
+def test_cron_past_its_timeout_is_cancelled(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """A --cron run past the cron's timeout is stopped and ends with status 124."""
+    instance = _one_shot(make_project, tmp_path, "--cron", "slow")
+    assert instance.process.wait(60) == 124
+    instance._reader.join(5)
+    instance.wait_for(r"still running after its timeout of 1 s, stopping")
+
+
+def test_unknown_cron_names_the_crons(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """A cron the app does not have is a usage error listing its crons."""
+    instance = _one_shot(make_project, tmp_path, "--cron", "nope")
+    assert instance.process.wait(60) == 2
+    instance._reader.join(5)
+    assert "'app' has no cron 'nope'" in instance.text() and "stubborn, slow" in instance.text()
