@@ -116,11 +116,27 @@ def test_long_names_are_shortened_deterministically() -> None:
     assert dns_label("My_Shop", "queue_worker") == "my-shop-queue-worker"
 
 
-def test_cron_stop_command_is_a_prestop_hook() -> None:
-    """`commands.stop` runs before SIGTERM (preStop); shutdown_timeout is the grace."""
+def test_cron_runs_under_sunup_which_runs_its_stop_command() -> None:
+    """A cron's container is `sunup run-instance --cron NAME` (which runs `commands.stop` on
+    SIGTERM), with no preStop hook that would run it a second time."""
     job = next(o for o in export_of(CRONS).objects if o["kind"] == "CronJob" and "nightly" in o["metadata"]["name"])
     container = pod(job)["containers"][0]
-    assert "app:report --stop" in container["lifecycle"]["preStop"]["exec"]["command"][-1]
+    assert container["command"][:5] == ["sunup", "run-instance", "--app", "shop", "--cron"]
+    assert container["command"][5] == "nightly-report-with-a-rather-long-name-that-goes-past-the-limit"
+    assert "lifecycle" not in container
+
+
+def test_hooks_run_under_sunup() -> None:
+    """The hook Jobs' containers are `sunup run-instance --hook deploy|post_deploy`, and no
+    warning about a shell without the build's toolchain is left."""
+    exported = export_of(CRONS)
+    jobs = [o for o in exported.objects if o["kind"] == "Job"]
+    commands = [pod(j)["containers"][0]["command"] for j in jobs]
+    assert commands == [
+        ["sunup", "run-instance", "--app", "shop", "--hook", "deploy"],
+        ["sunup", "run-instance", "--app", "shop", "--hook", "post_deploy"],
+    ]
+    assert not [w for w in exported.warnings if "/bin/sh" in w or "toolchain" in w]
 
 
 def test_hooks_are_jobs_named_by_tree_id() -> None:

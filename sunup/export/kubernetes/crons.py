@@ -3,8 +3,11 @@
 The schedule is the cron's spec with `H` expanded by the same hash as `sunup crons` fires it
 (`sunup.config.crons.expand_hashes`): Kubernetes rejects `H`. `timeZone` is the app's timezone,
 `concurrencyPolicy: Forbid` keeps one run of a cron at a time, `activeDeadlineSeconds` is its
-`timeout`, and `commands.stop` is the pod's preStop hook (run before SIGTERM, then SIGKILL after
-`shutdown_timeout`). What Kubernetes cannot do is warned: one cron at a time *per app*.
+`timeout`. The container runs ``sunup run-instance --app APP --cron NAME``: the cron in web
+instance 0's environment (the build's toolchain, `.environment`), cancelled at its `timeout`, and
+on SIGTERM its `commands.stop` (no preStop hook, which would run it twice), SIGKILL after
+`shutdown_timeout` (the pod's grace). What Kubernetes cannot do is warned: one cron at a time
+*per app*.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sunup.config.crons import expand_hashes
 from sunup.export.kubernetes import naming, objects
 from sunup.export.kubernetes.context import ExportContext
 from sunup.export.kubernetes.volumes import pod_volumes
-from sunup.export.kubernetes.workloads import container, pod_spec, shell, warn_shell
+from sunup.export.kubernetes.workloads import container, pod_spec, run_once
 from sunup.plan.model import AppPlan, CronPlan
 
 #: How late a missed run may still start (the platform's shortest interval is 5 minutes).
@@ -33,7 +36,6 @@ def cronjob_name(app: AppPlan, cron: CronPlan) -> str:
 
 def cronjobs(ctx: ExportContext, app: AppPlan) -> list[dict[str, Any]]:
     made = [job for cron in app.crons if (job := _cronjob(ctx, app, cron)) is not None]
-    warn_shell(ctx, app, made)
     if len(made) > 1:
         ctx.warn(
             f"{app.name}: on the platform one cron at a time runs per app (a cron due while another runs "
@@ -55,9 +57,9 @@ def _cronjob(ctx: ExportContext, app: AppPlan, cron: CronPlan) -> dict[str, Any]
     labels = ctx.group_labels(group, "cron")
     target = objects.obj("batch/v1", "CronJob", objects.metadata(name, ctx.namespace, {**labels}))
     volumes = pod_volumes(ctx, group, role="cron")
-    main = container(ctx, app, group, name="cron", command=shell(cron.start), volumes=volumes, target=target)
-    if cron.stop:
-        main["lifecycle"] = {"preStop": {"exec": {"command": shell(cron.stop)}}}
+    main = container(
+        ctx, app, group, name="cron", command=run_once(app, "--cron", cron.name), volumes=volumes, target=target
+    )
     spec = pod_spec(ctx, group, volumes=volumes, restart="Never", grace=cron.shutdown_timeout)
     spec["containers"] = [main]
     pod_labels = {**labels, CRON_LABEL: naming.label_value(cron.name), **ctx.reach_labels(group)}

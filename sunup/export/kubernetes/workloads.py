@@ -39,20 +39,11 @@ def application_config(ctx: ExportContext, app: AppPlan) -> dict[str, Any]:
     )
 
 
-def shell(script: str) -> list[str]:
-    """A hook or cron script as the platform runs it: one shell script, `.environment` sourced."""
-    return ["/bin/sh", "-c", f"if [ -f .environment ]; then . ./.environment; fi\n{script}"]
-
-
-def warn_shell(ctx: ExportContext, app: AppPlan, made: list[dict[str, Any]]) -> None:
-    """Crons and hooks are not run under `sunup run-instance` (it runs instances only): say so."""
-    if made:
-        ctx.warn(
-            f"{app.name}: crons and hooks run as `/bin/sh -c` with .environment sourced, not under `sunup "
-            "run-instance`: the build's toolchain (a Python app's virtual environment, Node.js) is first on PATH "
-            "only if the image or .environment puts it there",
-            *made,
-        )
+def run_once(app: AppPlan, *what: str) -> list[str]:
+    """The command of a hook's or a cron's container: `sunup run-instance --app APP --hook HOOK`
+    (or ``--cron NAME``) runs it once in web instance 0's environment, the build's toolchain first
+    on PATH and `.environment` sourced, and stops it as sunup does (`sunup.container.oneshot`)."""
+    return [*RUN_INSTANCE, "--app", app.name, *what]
 
 
 def environment(ctx: ExportContext, app: AppPlan, group: GroupPlan, target: dict[str, Any]) -> list[dict[str, Any]]:
