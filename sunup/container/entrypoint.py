@@ -17,8 +17,11 @@ it sees locally:
 With `--hook` or `--cron`, the command runs that hook or cron once in web instance 0's
 environment instead (`oneshot`): the command of the hook Jobs and the CronJobs' Jobs.
 
-Web instances with a TCP port get a `Forwarder` from the pod's port (8080) to their PORT on
-127.0.0.1, so an app that binds loopback, as on the platform, is reached through its Service.
+Web instances get a `Forwarder` from the pod's port (8080) to their PORT on 127.0.0.1 (or their
+SOCKET), so an app that binds loopback, as on the platform, is reached through its Service. When
+the app's `web.locations` serve static files and nginx is in the image, nginx serves the pod's
+port instead, as the app's web server does locally (`webserver`): static files, the rest to the
+instance, the hold server while it is down; without nginx, one warning line.
 
 In a container there are usually no writable cgroups and no mount namespaces: the instance runs
 with the process-tree fallback (one warning line says what is lost) and without mount views (the
@@ -39,18 +42,24 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sunup.container.forwarder import Forwarder, Target
 from sunup.container.oneshot import OneShot, run_once
 from sunup.container.record import BuildRecord, build_dir, read_record
+from sunup.container.webserver import NGINX_MISSING, WebServer, serves_files, web_server
 from sunup.errors import ConfigError, RuntimeFailure, SelectionError
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
+from sunup.router.hold import Down
 from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.launch import INSTANCE_VARIABLE, SOCKET_VARIABLE, InstanceSpec, SpecMaker, free_port
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import Timestamps
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.statedir import STATE_VARIABLE, StateDir
+
+if TYPE_CHECKING:
+    from sunup.supervisor.supervisor import Supervisor
 
 #: The pod's port a web instance is reached on (`sunup.export.kubernetes.HTTP_PORT`).
 DEFAULT_LISTEN = 8080
@@ -82,6 +91,8 @@ class Prepared:
     target: Target | None
     listen: int | None
     warnings: tuple[str, ...]
+    #: nginx serving web.locations on `listen` (then no forwarder), or None.
+    web: WebServer | None = None
 
 
 def load(project_dir: Path, environ: Mapping[str, str]) -> ProjectPlan:
@@ -143,9 +154,11 @@ def prepare(
     state: StateDir,
     record: BuildRecord | None,
     port: Callable[[], int] = free_port,
+    nginx: str | None = None,
 ) -> Prepared:
     """The spec of the requested instance (pure but for `port`): the plan's environment, the
-    pod's on top, the build's toolchain first on PATH; its output on stdout."""
+    pod's on top, the build's toolchain first on PATH; its output on stdout. A web instance whose
+    locations serve files gets `nginx` (the program) in front of it, when there is one."""
     app, group = choose(plan, request)
     warnings: list[str] = []
     pod = {k: v for k, v in environ.items() if k not in INTERNAL}
@@ -185,7 +198,14 @@ def prepare(
             target = Target(socket=spec.environment["SOCKET"])
         if spec.port == listen:  # the pod set PORT to its own port: the app must bind 0.0.0.0
             target = None
-    return Prepared(spec, target, listen if target is not None else None, tuple(warnings))
+    web = None
+    if target is not None and serves_files(app):
+        if nginx is None:
+            warnings.append(NGINX_MISSING)
+        else:
+            upstream = target.describe()
+            web = web_server(app, root=spec.cwd, upstream=upstream, listen=listen, nginx=nginx, state=state.root)
+    return Prepared(spec, target, listen if target is not None else None, tuple(warnings), web)
 
 
 class StdoutEvents:
@@ -233,10 +253,24 @@ async def supervise(prepared: Prepared, *, state: StateDir, settings: Supervisor
     try:
         if isolation.warning:
             say.say(f"warning: {isolation.warning}")
-        supervisor = Supervisor([spec], isolation=isolation, settings=settings, observers=[say])
+        specs = [spec]
+        web = prepared.web
+        if web is not None:
+            from sunup.container.webserver import nginx_spec, write
+
+            write(web)
+            specs.append(nginx_spec(web, log_path=STDOUT, path=spec.environment.get("PATH", "/usr/sbin:/usr/bin:/bin")))
+        supervisor = Supervisor(specs, isolation=isolation, settings=settings, observers=[say])
         forwarder: Forwarder | None = None
+        hold = None
         try:
-            if prepared.target is not None and prepared.listen is not None:
+            if web is not None:
+                from sunup.container.webserver import hold_server
+
+                hold = hold_server(web, lambda _app: _down(supervisor, spec))
+                await hold.start()
+                say.say(f"{spec.id.name}: {web.describe()}")
+            elif prepared.target is not None and prepared.listen is not None:
                 forwarder = Forwarder(prepared.target, port=prepared.listen)
                 try:
                     await forwarder.start()
@@ -253,12 +287,21 @@ async def supervise(prepared: Prepared, *, state: StateDir, settings: Supervisor
         finally:
             if forwarder is not None:
                 await forwarder.close()
+            if hold is not None:
+                await hold.close()
             supervisor.close()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         isolation.close()
     return 0
+
+
+def _down(supervisor: Supervisor, spec: InstanceSpec) -> Down:
+    """Why the instance does not answer (the hold server's 503 page)."""
+    status = supervisor.runners[spec.id].status
+    last = status.last_exit.describe() if status.last_exit is not None else None
+    return Down(spec.id.name, status.state.value, last, "kubectl logs")
 
 
 def one_shot(plan: ProjectPlan, prepared: Prepared, request: Request, *, hook: str | None, cron: str | None) -> OneShot:
@@ -305,7 +348,12 @@ def run(
     record = read_record(build_dir(environ), request.app)
     if hook is not None or cron is not None:
         request = dataclasses.replace(request, group="web", index=0, listen=0)
-    prepared = prepare(plan, root, request, environ=environ, state=state, record=record)
+    nginx = None
+    if hook is None and cron is None:
+        from sunup.router.runner import find_nginx
+
+        nginx = find_nginx()
+    prepared = prepare(plan, root, request, environ=environ, state=state, record=record, nginx=nginx)
     say = StdoutEvents()
     for warning in prepared.warnings:
         say.say(f"warning: {warning}")

@@ -76,6 +76,13 @@ def render(site: RouterSite) -> str:
     return "\n".join(_main(site)) + "\n"
 
 
+def render_app_servers(site: RouterSite, listen: str) -> str:
+    """nginx.conf with only the apps' web servers (no router), listening on the TCP address
+    `listen` (``0.0.0.0:8080``) instead of their unix sockets: a pod's web server
+    (`sunup run-instance`), one app's `web.locations` in front of its instance."""
+    return "\n".join(_main(site, listen=listen)) + "\n"
+
+
 def links(site: RouterSite) -> dict[Path, Path]:
     """The symbolic links the configuration reaches static files through: link → target."""
     found: dict[Path, Path] = {}
@@ -90,7 +97,7 @@ def links(site: RouterSite) -> dict[Path, Path]:
 # -- the main file ----------------------------------------------------------------------------
 
 
-def _main(site: RouterSite) -> Iterator[str]:
+def _main(site: RouterSite, listen: str | None = None) -> Iterator[str]:
     folder = site.folder
     if site.user:
         yield f"user {quote(site.user)};"
@@ -136,8 +143,9 @@ def _main(site: RouterSite) -> Iterator[str]:
     for app in site.apps:
         yield from _indent(_app_upstreams(site, app), 1)
     for app in site.apps:
-        yield from _indent(_app_server(site, app), 1)
-    yield from _indent(_router_servers(site), 1)
+        yield from _indent(_app_server(site, app, listen), 1)
+    if listen is None:
+        yield from _indent(_router_servers(site), 1)
     yield "}"
 
 
@@ -165,10 +173,10 @@ def _app_upstreams(site: RouterSite, app: AppSite) -> Iterator[str]:
     yield "}"
 
 
-def _app_server(site: RouterSite, app: AppSite) -> Iterator[str]:
+def _app_server(site: RouterSite, app: AppSite, listen: str | None = None) -> Iterator[str]:
     name = safe_name(app.name)
     yield f"server {{  # {app.name}'s web server: web.locations"
-    yield f"    listen {quote('unix:' + str(site.app_socket(app.name)))};"
+    yield f"    listen {quote(listen or 'unix:' + str(site.app_socket(app.name)))};"
     yield "    server_name _;"
     yield "    access_log off;"
     yield "    absolute_redirect off;"

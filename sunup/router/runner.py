@@ -162,7 +162,7 @@ class Router:
         for sub in ("temp", "cache"):
             (site.folder / sub).mkdir(parents=True, exist_ok=True)
         site.logs.mkdir(parents=True, exist_ok=True)
-        _make_links(site)
+        make_links(site)
         if text == self._written:
             return False
         from sunup.atomicfile import write_atomically
@@ -178,7 +178,7 @@ class Router:
             supervisor.close()
 
 
-def _make_links(site: RouterSite) -> None:
+def make_links(site: RouterSite) -> None:
     """The links of the configuration, made anew (a build moved: they point to the new one)."""
     farm = site.folder / "roots"
     wanted = links(site)

@@ -30,8 +30,7 @@ from sunup.router.address import RouterAddress
 from sunup.router.certificates import project_certificate
 from sunup.router.hold import Down, HoldServer
 from sunup.router.render import links, render
-from sunup.router.runner import Router, find_nginx
-from sunup.router.runner import _make_links as make_links
+from sunup.router.runner import Router, find_nginx, make_links
 from sunup.router.site import AppSite, RouterSite, route_sites
 from sunup.supervisor.settings import SupervisorSettings
 

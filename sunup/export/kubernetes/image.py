@@ -69,9 +69,10 @@ def base_image(app: AppPlan) -> str:
 
 
 def system_packages(app: AppPlan) -> list[str]:
-    """Debian packages the image needs: Python 3 for sunup, and the runtimes its base lacks
-    (a composable stack, or a runtime without an official image here)."""
-    packages = {"python3", "python3-venv", "ca-certificates"}
+    """Debian packages the image needs: Python 3 for sunup, nginx for the web pods'
+    `web.locations` (`sunup.container.webserver`), and the runtimes its base lacks (a composable
+    stack, or a runtime without an official image here)."""
+    packages = {"python3", "python3-venv", "ca-certificates", "nginx-light"}
     if not (app.runtime in BASES and app.version):
         for runtime, _version in runtimes_of(app):
             named = RUNTIME_BINARIES.get(runtime, (runtime, runtime))[1]
@@ -90,7 +91,7 @@ def containerfile(app: AppPlan, tree: str, image: str, *, base: str | None = Non
         "# Its containers run `sunup run-instance --app APP --group GROUP` (docs/kubernetes.md).",
         f"FROM {base or base_image(app)}",
         "",
-        "# sunup itself runs on Debian's Python 3, beside the app's runtime.",
+        "# sunup itself runs on Debian's Python 3, beside the app's runtime; nginx serves web.locations.",
         "RUN apt-get update \\",
         f" && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {packages} \\",
         " && rm -rf /var/lib/apt/lists/*",
