@@ -183,3 +183,37 @@ def test_pod_configuration_is_the_app_server_alone_on_the_pod_port(
     assert listens == ['listen "0.0.0.0:8080";'], listens
     assert "127.0.0.1:9000" in text
     assert "no route for host" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed here")
+def test_a_request_while_the_app_starts_is_held_then_answered(
+    make_project: Callable[..., Path], short_state: Path
+) -> None:
+    """A request that reaches the pod's nginx before the app listens is held by the hold server
+    and answered by the app once it does, not refused."""
+    root = _project(make_project)
+    config = CONFIG.replace('start: "python3 app.py"', 'start: "sleep 2; exec python3 app.py"')
+    (root / ".upsun" / "config.yaml").write_text(config, encoding="utf-8")
+    listen = _free_port()
+    environ = {
+        "PATH": os.environ["PATH"],
+        "SUNUP_STATE_DIR": str(short_state),
+        "SUNUP_BUILD_DIR": str(short_state / "no-build"),
+        "SUNUP_ISOLATION": "none",
+    }
+    argv = [sys.executable, "-m", "sunup", "run-instance", "--app", "app", "--listen", str(listen)]
+    instance = Instance(argv, root, environ)
+    try:
+        instance.wait_for(rf"port {listen} served by nginx")
+        base = f"http://127.0.0.1:{listen}"
+        assert _get(f"{base}/hello.txt") == (200, b"hello from a static file\n")
+        assert not [line for line in instance.lines if "app got " in line]  # the app is still asleep
+        started = time.monotonic()
+        assert _get(f"{base}/early") == (200, b"from the app: /early\n")
+        assert time.monotonic() - started < 15
+        assert instance.stop() == 0
+    finally:
+        if instance.process.poll() is None:
+            instance.process.kill()
+            instance.process.wait(10)
