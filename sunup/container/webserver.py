@@ -65,8 +65,9 @@ def serves_files(app: AppPlan) -> bool:
 
 
 def web_server(app: AppPlan, *, root: Path, upstream: str, listen: int, nginx: str, state: Path) -> WebServer:
-    """The web server of `app` (pure): its files under `root`, its instance at `upstream`
-    (``127.0.0.1:8000`` or ``unix:/path``), nginx's files under `state`."""
+    """The web server of `app`: its files under `root`, its instance at `upstream`
+    (``127.0.0.1:8000`` or ``unix:/path``), nginx's files under `state`. Pure but for this
+    process's user (started as root, as in a test, nginx's workers stay root, as the router's)."""
     folder = state / "router"
     site = RouterSite(
         address=RouterAddress(http_port=listen, https_port=0, bind="0.0.0.0"),
