@@ -83,13 +83,26 @@ class RouterSite:
     #: The user nginx's workers run as (when started as root), else None.
     user: str | None = None
     worker_processes: int = 1
+    #: Where the apps' web servers listen (`socket_folder`); None: `folder`.
+    sockets: Path | None = None
 
     def app(self, name: str) -> AppSite | None:
         return next((a for a in self.apps if a.name == name), None)
 
     def app_socket(self, name: str) -> Path:
         """Where the web server of app `name` listens (the router's upstream for its routes)."""
-        return self.folder / f"app-{safe_name(name)}.sock"
+        return (self.sockets or self.folder) / f"app-{safe_name(name)}.sock"
+
+
+#: A unix socket's path has at most 107 bytes (sun_path); nginx and asyncio refuse longer ones.
+SOCKET_PATH_LIMIT = 107
+
+
+def socket_folder(folder: Path, names: Iterable[str], short: Path) -> Path:
+    """`folder` when the sockets of `names` (``app-<name>.sock``, ``hold.sock``) fit the unix
+    socket path limit there, else `short` (a project deep in the file system)."""
+    longest = max([len(f"app-{safe_name(n)}.sock") for n in names] + [len("hold.sock")])
+    return folder if len(str(folder)) + 1 + longest <= SOCKET_PATH_LIMIT else short
 
 
 def route_sites(routes: Iterable[RoutePlan], address: RouterAddress) -> tuple[RouteSite, ...]:

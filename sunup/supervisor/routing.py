@@ -15,8 +15,11 @@ reached at their own ports as before.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from sunup.plan.routes import LocalRoute, local_routes, platform_routes_variable
 from sunup.router.address import RouterAddress, router_address
 from sunup.router.hold import DEFAULT_HOLD, Down, HoldServer
 from sunup.router.runner import Router, find_nginx
-from sunup.router.site import AppSite, RouterSite, route_site
+from sunup.router.site import AppSite, RouterSite, route_site, socket_folder
 from sunup.supervisor.events import Event, StateChangedEvent
 from sunup.supervisor.launch import InstanceSpec, app_dir
 from sunup.supervisor.lifecycle import InstanceState
@@ -108,6 +111,14 @@ class Routing:
         return self.state.root / "router"
 
     @property
+    def sockets(self) -> Path:
+        """Where the hold server and the apps' web servers listen: the router's folder, or for a
+        project too deep for a unix socket's path, ``$TMPDIR/sunup-<uid>/<digest>``."""
+        digest = hashlib.sha256(str(self.state.root).encode()).hexdigest()[:16]
+        short = Path(tempfile.gettempdir()) / f"sunup-{os.geteuid()}" / digest
+        return socket_folder(self.folder, [app.name for app in self.plan.apps], short)
+
+    @property
     def logs(self) -> Path:
         return self.state.root / "logs" / "router"
 
@@ -131,7 +142,7 @@ class Routing:
         self._supervisor, self.plan, self._app_dirs = supervisor, plan, app_dirs
         self._watch(supervisor)
         self.hold = HoldServer(
-            self.folder / "hold.sock",
+            self._socket_folder() / "hold.sock",
             self._addresses,
             self._describe,
             hold=self._hold_time,
@@ -161,6 +172,15 @@ class Routing:
         if self.hold is not None:
             await self.hold.close()
             self.hold = None
+        if self.sockets != self.folder:
+            shutil.rmtree(self.sockets, ignore_errors=True)
+
+    def _socket_folder(self) -> Path:
+        folder = self.sockets
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if folder != self.folder:
+            os.chmod(folder.parent, 0o700)  # only this user reaches the project's sockets
+        return folder
 
     # -- what the hold server asks ------------------------------------------------------------
 
@@ -231,7 +251,8 @@ class Routing:
             address=self.address,
             folder=self.folder,
             logs=self.logs,
-            hold_socket=self.folder / "hold.sock",
+            hold_socket=self.sockets / "hold.sock",
+            sockets=self.sockets,
             apps=apps,
             routes=tuple(route_site(r, self.address) for r in self.routes),
             certificate=certificate,

@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,7 +32,7 @@ from sunup.router.certificates import project_certificate
 from sunup.router.hold import Down, HoldServer
 from sunup.router.render import links, render
 from sunup.router.runner import Router, find_nginx, make_links
-from sunup.router.site import AppSite, RouterSite, route_sites
+from sunup.router.site import AppSite, RouterSite, route_sites, socket_folder
 from sunup.supervisor.settings import SupervisorSettings
 
 ECHO = Path(__file__).with_name("echo_app.py")
@@ -88,11 +89,17 @@ def make_site(
         made = project_certificate(folder / "tls", sorted({r.host for r in routes}), ca=ca)
         certificate, key = made.certificate, made.key
     https = any(r.scheme == "https" for r in routes)
+    # A deep tmp folder (pytest's) would pass a unix socket's path limit: as the supervisor does.
+    short = Path(tempfile.mkdtemp(prefix="sunup-sockets-"))
+    sockets = socket_folder(folder, [a.name for a in apps], short)
+    if sockets != short:
+        short.rmdir()
     return RouterSite(
         address=address,
         folder=folder,
         logs=base / "logs" / "router",
-        hold_socket=folder / "hold.sock",
+        hold_socket=sockets / "hold.sock",
+        sockets=sockets,
         apps=apps,
         routes=routes,
         certificate=certificate if https else None,
