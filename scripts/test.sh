@@ -8,4 +8,5 @@ echo "--> ruff"
 echo "--> mypy (strict)"
 .venv/bin/mypy sunup
 echo "--> pytest"
-.venv/bin/python -m pytest "$@"
+# A failed test is run once more (pytest-rerunfailures); every rerun is listed in the summary.
+.venv/bin/python -m pytest --reruns 1 --reruns-delay 1 "$@"
