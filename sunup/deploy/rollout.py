@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +33,7 @@ from sunup.errors import ConfigError, SunupError, describe_os_error
 from sunup.isolation import InstanceCgroup, IsolationError
 from sunup.mounts.layout import entering
 from sunup.plan.model import GroupPlan, ProjectPlan
+from sunup.router.address import is_free
 from sunup.supervisor.child import dying_with_parent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import InstanceSpec, free_port
@@ -405,16 +405,6 @@ def _kept_ports(plan: ProjectPlan, previous: Mapping[InstanceId, int]) -> Callab
 
     def port() -> int:
         old = next(wanted, None)
-        return old if old is not None and _free(old) else free_port()
+        return old if old is not None and is_free(old) else free_port()
 
     return port
-
-
-def _free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sunup.atomicfile import write_atomically
 from sunup.errors import RuntimeFailure
+from sunup.supervisor.launch import free_port
 
 FILE_NAME = "router.json"
 DEFAULT_DOMAIN = "localhost"
@@ -108,7 +109,7 @@ def _choose(project_root: Path) -> RouterAddress:
     http = FIRST_PORT + (digest % (RANGE // 2)) * 2
     if is_free(http) and is_free(http + 1):
         return RouterAddress(http, http + 1)
-    return RouterAddress(_any_free(), _any_free())
+    return RouterAddress(free_port(), free_port())
 
 
 def is_free(port: int, host: str = LOOPBACK) -> bool:
@@ -120,13 +121,6 @@ def is_free(port: int, host: str = LOOPBACK) -> bool:
         except OSError:
             return False
         return True
-
-
-def _any_free() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _damaged(path: Path, why: str) -> RuntimeFailure:
