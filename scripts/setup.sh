@@ -23,6 +23,14 @@ command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ] || pac
 # The router (routes, web.locations) is sunup's own nginx; wrk is the benchmarks' load generator.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx-light)
 command -v wrk >/dev/null || packages+=(wrk)
+# PHP apps run on the platform's PHP-FPM behind the app's nginx; Composer builds them.
+[ -x /usr/sbin/php-fpm8.2 ] || packages+=(php8.2-fpm)
+for ext in cli mysql pgsql redis amqp; do
+  dpkg -s "php8.2-$ext" >/dev/null 2>&1 || packages+=("php8.2-$ext")
+done
+command -v composer >/dev/null || packages+=(composer)
+# The dashboard's tests drive Debian's Chromium headless (Playwright, pointed at /usr/bin/chromium).
+command -v chromium >/dev/null || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "--> installing system packages: ${packages[*]}"
