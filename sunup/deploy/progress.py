@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,9 @@ class DeployRun:
         self.kind = kind
         self.lines: list[str] = []
         self.outcome: DeployOutcome | None = None
+        #: Wall-clock times of its start and end (the dashboard's activity log shows them).
+        self.started = time.time()
+        self.ended: float | None = None
         self._changed = asyncio.Event()
 
     @property
@@ -55,6 +59,7 @@ class DeployRun:
     def finish(self, outcome: DeployOutcome) -> None:
         if self.outcome is None:
             self.outcome = outcome
+            self.ended = time.time()
             self._wake()
 
     def _wake(self) -> None:
