@@ -178,10 +178,15 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    #: CPU microseconds per request of each watched set of processes (see `wrk`'s `watch`).
+    cpu_us: dict[str, float] = field(default_factory=dict)
 
 
-def wrk(url: str, *, connections: int, seconds: float, workdir: Path) -> Load:
-    """One wrk run (1 thread, pinned to WRK_CPU) against `url`, Host: localhost."""
+def wrk(
+    url: str, *, connections: int, seconds: float, workdir: Path, watch: dict[str, list[int]] | None = None
+) -> Load:
+    """One wrk run (1 thread, pinned to WRK_CPU) against `url`, Host: localhost; with `watch`,
+    the CPU time each named set of processes spent per request during the run."""
     script = workdir / "stats.lua"
     if not script.exists():
         script.write_text(STATS_LUA)
@@ -199,7 +204,10 @@ def wrk(url: str, *, connections: int, seconds: float, workdir: Path) -> Load:
         str(script),
         url,
     ]
+    watch = watch or {}
+    before = {name: procfs.cpu_seconds(pids) for name, pids in watch.items()}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    spent = {name: procfs.cpu_seconds(pids) - before[name] for name, pids in watch.items()}
     found = re.search(r"^BENCH (.*)$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"wrk {url} failed: {done.stderr.strip() or done.stdout.strip()}")
@@ -212,11 +220,18 @@ def wrk(url: str, *, connections: int, seconds: float, workdir: Path) -> Load:
         p50_ms=fields["p50_us"] / 1000,
         p99_ms=fields["p99_us"] / 1000,
         errors=errors,
+        cpu_us={name: cpu * 1e6 / max(fields["requests"], 1) for name, cpu in spent.items()},
     )
 
 
 def side_by_side(
-    urls: dict[str, str], *, connections: int, seconds: float, repeats: int, workdir: Path
+    urls: dict[str, str],
+    *,
+    connections: int,
+    seconds: float,
+    repeats: int,
+    workdir: Path,
+    watch: dict[str, dict[str, list[int]]] | None = None,
 ) -> dict[str, list[Load]]:
     """Every url `repeats` times, alternating which goes first, after a warm-up of each."""
     for url in urls.values():
@@ -225,7 +240,8 @@ def side_by_side(
     names = list(urls)
     for repeat in range(repeats):
         for name in names if repeat % 2 == 0 else reversed(names):
-            runs[name].append(wrk(urls[name], connections=connections, seconds=seconds, workdir=workdir))
+            watched = (watch or {}).get(name)
+            runs[name].append(wrk(urls[name], connections=connections, seconds=seconds, workdir=workdir, watch=watched))
     return runs
 
 
@@ -309,6 +325,14 @@ class Project:
             raise RuntimeError(f"no build with public/ under {self.state / 'builds'}")
         return found[-1]
 
+    def web_processes(self) -> list[int]:
+        """The running web instance's processes (gunicorn's master and workers)."""
+        done = subprocess.run(
+            [*sunup_argv(), "ps", "--json"], cwd=self.root, capture_output=True, text=True, timeout=60, check=True
+        )
+        web = [i for i in json.loads(done.stdout) if i.get("group") == "web" and i.get("pid")]
+        return [pid for i in web for pid in (int(i["pid"]), *descendants(int(i["pid"])))]
+
     def router_nginx(self) -> int | None:
         with contextlib.suppress(OSError, ValueError):
             return int((self.state / "router" / "nginx.pid").read_text().split()[0])
@@ -316,9 +340,9 @@ class Project:
 
 
 @contextlib.contextmanager
-def plain_nginx(location: str, target: object, folder: Path, workers: int) -> Iterator[int]:
+def plain_nginx(location: str, target: object, folder: Path, workers: int) -> Iterator[tuple[int, int]]:
     """A plain nginx with the minimal configuration above and `location` (PLAIN_STATIC with a
-    folder, PLAIN_PROXY with an address); its port."""
+    folder, PLAIN_PROXY with an address); its port and master's pid."""
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "nginx.conf"
@@ -337,7 +361,7 @@ def plain_nginx(location: str, target: object, folder: Path, workers: int) -> It
     )
     try:
         wait_listening(port, process)
-        yield port
+        yield port, process.pid
     finally:
         process.send_signal(signal.SIGQUIT)
         try:
@@ -345,6 +369,18 @@ def plain_nginx(location: str, target: object, folder: Path, workers: int) -> It
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (nginx's workers, gunicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for proc in filter(None, map(procfs.read_proc, procfs.pids())):
+        children.setdefault(proc.ppid, []).append(proc.pid)
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        found.append(child := todo.pop())
+        todo.extend(children.get(child, []))
+    return found
 
 
 def free_port() -> int:
@@ -479,9 +515,19 @@ class Bench:
         repeats = int(self.pick(5, 3))
         seconds = self.pick(5, 3)
         say(f"app throughput: wrk -c16, {repeats} x {seconds:g} s each way (and through a plain nginx proxy)")
-        with plain_nginx(PLAIN_PROXY, f"{LOOPBACK}:{web}", self.workdir / "plain-proxy", workers=1) as port:
+        app = self.project.web_processes()
+        router_nginx = self.project.router_nginx()
+        router_workers = descendants(router_nginx) if router_nginx else []
+        with plain_nginx(PLAIN_PROXY, f"{LOOPBACK}:{web}", self.workdir / "plain-proxy", workers=1) as (port, pid):
             urls3 = {**urls, "plain": f"http://{LOOPBACK}:{port}/"}
-            load = side_by_side(urls3, connections=16, seconds=seconds, repeats=repeats, workdir=self.workdir)
+            watch = {
+                "router": {"proxy": router_workers, "app": app},
+                "direct": {"app": app},
+                "plain": {"proxy": descendants(pid), "app": app},
+            }
+            load = side_by_side(
+                urls3, connections=16, seconds=seconds, repeats=repeats, workdir=self.workdir, watch=watch
+            )
         say(f"app latency: wrk -c1, {repeats} x {seconds:g} s each way")
         serial = side_by_side(urls, connections=1, seconds=seconds, repeats=repeats, workdir=self.workdir)
         rps = {k: median(v, lambda x: x.rps) for k, v in load.items()}
@@ -509,6 +555,7 @@ class Bench:
                 None,
             )
         )
+        self.cpu_figures(load)
         for label, what, target in (("p50", lambda x: x.p50_ms, 0.3), ("p99", lambda x: x.p99_ms, 1.0)):
             through = median(serial["router"], what)
             straight = median(serial["direct"], what)
@@ -536,13 +583,37 @@ class Bench:
             )
         )
 
+    def cpu_figures(self, load: dict[str, list[Load]]) -> None:
+        """Where the CPU goes per request: the app is CPU-bound on these 2 cores, so every
+        microsecond a proxy spends is taken from the app, and a proxy costing P beside an app
+        costing A can reach at best about A / (A + P) of the app's own throughput."""
+        cpu = {
+            (side, part): median(load[side], lambda x, p=part: x.cpu_us.get(p, 0.0))
+            for side, parts in (("router", ("proxy", "app")), ("direct", ("app",)), ("plain", ("proxy", "app")))
+            for part in parts
+        }
+        app = cpu[("direct", "app")]
+        for side, label in (("router", "the router's nginx"), ("plain", "a plain nginx proxy")):
+            proxy = cpu[(side, "proxy")]
+            self.rows.append(
+                Row(
+                    f"CPU per request: {label} / the app behind it",
+                    "us",
+                    f"{proxy:.0f} / {cpu[(side, 'app')]:.0f}",
+                    f"{app:.0f} (app, PORT)",
+                    f"ceiling {app / (app + proxy):.2f}x" if app + proxy > 0 else "-",
+                    "",
+                    None,
+                )
+            )
+
     def static_figures(self) -> None:
         """Part 2: static files through the router against a plain nginx on the same folder."""
         public = self.project.built_public()
         router_port = self.project.router_port()
         repeats = int(self.pick(5, 3))
         seconds = self.pick(5, 3)
-        with plain_nginx(PLAIN_STATIC, public, self.workdir / "plain-nginx", workers=1) as port:
+        with plain_nginx(PLAIN_STATIC, public, self.workdir / "plain-nginx", workers=1) as (port, _):
             for (location, how), (name, size) in itertools.product(STATIC_LOCATIONS.items(), STATIC_FILES.items()):
                 urls = {
                     "router": f"http://{LOOPBACK}:{router_port}/{location}/{name}",
