@@ -9,6 +9,7 @@ unchanged; a failing build hook raises `BuildFailure` and leaves earlier builds 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from sunup.atomicfile import write_atomically
+from sunup.build import composer
 from sunup.build import toolchain as toolchains
 from sunup.build.tree import source_files, tree_id
 from sunup.errors import RuntimeFailure
@@ -39,11 +41,21 @@ _COMPLETE = ".complete.json"
 class BuildFailure(RuntimeFailure):
     """The build hook (or a dependency install) failed; carries its exit status and last lines."""
 
-    def __init__(self, app: str, step: str, status: int, tail: list[str], log: Path) -> None:
+    def __init__(
+        self,
+        app: str,
+        step: str,
+        status: int,
+        tail: list[str],
+        log: Path,
+        *,
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         shown = "\n".join(f"    {line}" for line in tail)
         super().__init__(
-            f"the build of '{app}' failed: {step} exited with status {status}\n  last lines:\n{shown}",
-            hint=f"the whole output is in {log} (sunup logs build)",
+            message or f"the build of '{app}' failed: {step} exited with status {status}\n  last lines:\n{shown}",
+            hint=hint or f"the whole output is in {log} (sunup logs build)",
         )
         self.status = status
 
@@ -178,7 +190,14 @@ def _build(
         env = _build_environment(app, app_dir, target, tree=tree, variables=variables, project=project)
         env = toolchain.apply(env)
         steps = _Steps(app.name, log, log_path, progress, join)
-        _install_dependencies(app, target / "toolchain", env, steps)
+        extra_path = _install_dependencies(app, target / "toolchain", env, steps)
+        if extra_path:
+            toolchain = dataclasses.replace(toolchain, path=(*extra_path, *toolchain.path))
+        if composer.runs_flavor(app, app_dir):
+            progress(f"running the composer build flavor of '{app.name}': {' '.join(composer.INSTALL_ARGV)}")
+            _log(log, "Found a composer.json; installing dependencies")
+            _require_command("composer", "the composer build flavor", app.name, env)
+            steps.run("composer install", list(composer.INSTALL_ARGV), app_dir, env, registry=True)
         if app.hooks.build:
             progress(f"running the build hook of '{app.name}'")
             _log(log, "Executing build hook...")
@@ -252,14 +271,18 @@ def tool_caches(cache: Path, environ: Mapping[str, str] = os.environ, home: Path
         "npm_config_cache": str(cache / "npm"),
         "YARN_CACHE_FOLDER": str(cache / "yarn"),
         "COMPOSER_CACHE_DIR": str(cache / "composer"),
+        "COMPOSER_HOME": str(composer.composer_home(cache)),  # else ~/.config/composer: in the app
         "GOMODCACHE": str(cache / "go" / "mod"),
         "CARGO_HOME": str(cache / "cargo"),
         "RUSTUP_HOME": rustup,
     }
 
 
-def _install_dependencies(app: AppPlan, folder: Path, env: dict[str, str], steps: _Steps) -> None:
+def _install_dependencies(app: AppPlan, folder: Path, env: dict[str, str], steps: _Steps) -> list[str]:
+    """Install `dependencies` (their commands on PATH in `env`); returns the PATH entries the
+    instances need too (the toolchain's)."""
     progress = steps.progress
+    instance_path: list[str] = []
     for manager, packages in app.dependencies.items():
         if not packages:
             continue
@@ -284,26 +307,41 @@ def _install_dependencies(app: AppPlan, folder: Path, env: dict[str, str], steps
                 *(name if version in ("*", "") else f"{name}@{version}" for name, version in specs),
             ]
         elif manager == "php":
-            env.setdefault("COMPOSER_HOME", str(folder / "composer"))
-            env["PATH"] = f"{folder / 'composer' / 'vendor' / 'bin'}:{env['PATH']}"
-            argv = [
-                "composer",
-                "global",
-                "require",
-                *(name if version in ("*", "") else f"{name}:{version}" for name, version in specs),
-            ]
+            wanted, repositories = composer.php_dependencies(app)
+            cache = Path(env["PLATFORM_CACHE_DIR"])
+            if repositories:
+                app_dir = Path(env["PLATFORM_APP_DIR"])
+                composer.write_global_manifest(composer.composer_home(cache), repositories, app_dir)
+            specs, note = composer.global_packages(wanted, composer.local_composer_version(env["PATH"]))
+            if note:
+                progress(f"php dependencies: {note}")
+                _log(steps.log, note)
+            bin_dir = str(composer.global_bin(cache))
+            env["PATH"] = f"{bin_dir}:{env['PATH']}"
+            instance_path.append(bin_dir)
+            if not specs:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)  # the command's working folder
+            argv = composer.require_argv(specs)
         elif manager == "ruby":
             env.setdefault("GEM_HOME", str(folder / "gems"))
             env["PATH"] = f"{folder / 'gems' / 'bin'}:{env['PATH']}"
             argv = ["gem", "install", *(name for name, _ in specs)]
         else:
             raise RuntimeFailure(f"sunup cannot install '{manager}' dependencies of '{app.name}'")
-        if shutil.which(argv[0], path=env["PATH"]) is None:
-            raise RuntimeFailure(
-                f"installing the {manager} dependencies of '{app.name}' needs `{argv[0]}`, which is not installed"
-            )
+        _require_command(argv[0], f"installing the {manager} dependencies", app.name, env)
         progress(f"installing {manager} dependencies: {', '.join(name for name, _ in specs)}")
-        steps.run(f"installing {manager} dependencies", argv, folder, env)
+        steps.run(f"installing {manager} dependencies", argv, folder, env, registry=manager == "php")
+    return instance_path
+
+
+def _require_command(program: str, what: str, app: str, env: Mapping[str, str]) -> None:
+    if shutil.which(program, path=env["PATH"]) is None:
+        package = {"composer": "composer"}.get(program)
+        raise RuntimeFailure(
+            f"{what} of '{app}' needs `{program}`, which is not installed",
+            hint=f"install it: apt-get install {package}" if package else None,
+        )
 
 
 @dataclass
@@ -316,13 +354,18 @@ class _Steps:
     progress: Progress
     join: Join = list
 
-    def run(self, step: str, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
-        _run_step(self, step, argv, cwd, env)
+    def run(self, step: str, argv: list[str], cwd: Path, env: Mapping[str, str], *, registry: bool = False) -> None:
+        """Run one command; `registry`: a Composer command, whose failure to reach its package
+        registry is reported as such."""
+        _run_step(self, step, argv, cwd, env, registry=registry)
 
 
-def _run_step(steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+def _run_step(
+    steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping[str, str], *, registry: bool = False
+) -> None:
     app, log, log_path, progress = steps.app, steps.log, steps.log_path, steps.progress
     tail: deque[str] = deque(maxlen=15)
+    unreachable: str | None = None
     # The thread starting the command waits for it, so the death signal fires only when the
     # whole process dies.
     argv, preexec = dying_with_parent(steps.join(argv))
@@ -342,9 +385,22 @@ def _run_step(steps: _Steps, step: str, argv: list[str], cwd: Path, env: Mapping
             tail.append(line)
             _log(log, line)
             progress(f"  {line}")
+            if registry and unreachable is None:
+                unreachable = composer.unreachable_registry([line])
         status = process.wait()
     if status != 0:
         _log(log, f"{step} failed with exit status {status}")
+        if unreachable is not None:
+            raise BuildFailure(
+                app,
+                step,
+                status,
+                list(tail),
+                log_path,
+                message=f"the build of '{app}' failed: {step} needs the Composer registry {unreachable}, "
+                "which this machine cannot reach",
+                hint=composer.registry_hint(log_path),
+            )
         raise BuildFailure(app, step, status, list(tail), log_path)
 
 

@@ -217,7 +217,22 @@ CRON = obj(
 )
 
 HOOKS = obj({"build": STRING, "deploy": STRING, "post_deploy": STRING})
-DEPENDENCIES = map_of(map_of(_t("string", "number")))
+#: `dependencies.<manager>`: package → version; PHP's may instead (or also) hold `require` (package →
+#: version) and `repositories` (Composer repositories for those global packages).
+DEPENDENCIES = {
+    **_t("object"),
+    "properties": {
+        "php": {
+            **_t("object"),
+            "properties": {
+                "require": map_of(_t("string", "number")),
+                "repositories": {**_t("array"), "items": {"type": "object"}},
+            },
+            "additionalProperties": _t("string", "number"),
+        }
+    },
+    "additionalProperties": map_of(_t("string", "number")),
+}
 BUILD = obj({"flavor": STRING, "caches": map_of(ANY)})
 SOURCE = obj(
     {
