@@ -28,6 +28,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "route_commands": ("routes", "url", "route:get"),
     "export_commands": ("export",),
     "kube_commands": ("run-instance", "image-build"),
+    "dashboard_commands": ("dashboard",),
 }
 
 

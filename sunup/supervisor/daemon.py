@@ -32,6 +32,7 @@ from sunup.control.handlers import Handlers
 from sunup.control.scaling import Scaling
 from sunup.control.server import ControlServer
 from sunup.control.sessions import ShellSessions
+from sunup.dashboard import Dashboard
 from sunup.deploy.deployment import Deployment
 from sunup.deploy.progress import Relay
 from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
@@ -165,7 +166,8 @@ async def serve(
             say(f"warning: {layout.warning}")
         layout.wipe_tmp()
         cleanup.callback(layout.wipe_tmp)  # after the instances stop (`tmp` is wiped at down)
-        relay = Relay(say)  # what `sunup deploy` hears, besides `say`
+        dashboard = Dashboard(state.root)  # its server starts in the dashboard phase
+        relay = Relay(dashboard.hub.hearing(say))  # what `sunup deploy` hears, besides `say`
         if deployments is not None:
             deployments = _isolated(deployments, isolation)
         if deployment is None and deployments is not None:
@@ -191,7 +193,8 @@ async def serve(
 
         async def start_services_phase() -> None:
             nonlocal services
-            services = await start_services(plan, state, isolation, settings, say=say, observers=(log,))
+            observers = (log, dashboard.hub.observe_services)
+            services = await start_services(plan, state, isolation, settings, say=say, observers=observers)
             if services.supervisor is not None:
                 servers.append(services.supervisor)
 
@@ -222,7 +225,7 @@ async def serve(
             specs = maker.specs(plan)
             write_peers(state.root, specs)
             console = Console([s.id for s in specs]) if foreground else None
-            observers: list[Callable[[Event], None]] = [log]
+            observers: list[Callable[[Event], None]] = [log, dashboard.hub.observe]
             if console is not None:
                 observers.append(_console_filter(console))
             return Supervisor(
@@ -291,6 +294,9 @@ async def serve(
             if routing is not None:
                 await routing.stop()
 
+        async def start_dashboard() -> None:
+            await dashboard.start(made["handlers"], routing.urls if routing is not None else list)
+
         server: list[ControlServer] = []
 
         async def start_control() -> None:
@@ -314,6 +320,7 @@ async def serve(
             Phase("services", start_services_phase, stop_services),
             Phase("instances", prepare_instances, close_instances),
             Phase("router", start_router, stop_router),
+            Phase("dashboard", start_dashboard, dashboard.stop),
             Phase("control", start_control, stop_control),
             # Stopped first: a deploy it interrupts is reported while the socket still answers.
             Phase("start", start_instances, stop_instances),
