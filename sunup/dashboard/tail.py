@@ -64,21 +64,25 @@ class _Tail:
         self.handle = handle
 
     def read(self) -> bytes:
-        """What was appended since the last read (b"" when nothing)."""
+        """What was appended since the last read (b"" when nothing): the rest of the file
+        followed, then, when it was replaced, the new file's lines after those it kept."""
         if self.handle is None:
             self.open(at_end=False)
             if self.handle is None:
                 return b""
-        chunk = self.handle.read(MAX_CHUNK)
-        if chunk:
-            if len(chunk) == MAX_CHUNK:
-                self.handle.seek(0, os.SEEK_END)  # too much at once: skip to the newest
+        chunk = self._read_some()
+        if not self._replaced():
             return chunk
-        if self._replaced():
-            self.close()
-            self.open(at_end=False, kept=True)
-            return self.handle.read(MAX_CHUNK) if self.handle is not None else b""
-        return b""
+        self.close()
+        self.open(at_end=False, kept=True)
+        return chunk + (self._read_some() if self.handle is not None else b"")
+
+    def _read_some(self) -> bytes:
+        assert self.handle is not None
+        chunk = self.handle.read(MAX_CHUNK)
+        if len(chunk) == MAX_CHUNK:
+            self.handle.seek(0, os.SEEK_END)  # too much at once: skip to the newest
+        return chunk
 
     def _replaced(self) -> bool:
         assert self.handle is not None
