@@ -11,7 +11,9 @@ tests/router/test_render.py``, then read the diff.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from sunup.plan.model import ProjectPlan
 from sunup.router.address import RouterAddress
 from sunup.router.render import links, literal, quote, render
 from sunup.router.runner import find_nginx
-from sunup.router.site import RouterSite
+from sunup.router.site import SOCKET_PATH_LIMIT, RouterSite
 from tests.conftest import CORPUS
 from tests.plan.golden import REPO, resolve
 from tests.router.rig import make_site, nginx_refusal
@@ -58,11 +60,20 @@ def site_of(plan: ProjectPlan, base: Path, *, ca: Path | None = None) -> RouterS
         app.name: {m.path: base / "volumes" / m.volume / m.source_path for m in app.web.mounts} for app in plan.apps
     }
     upstreams = {
-        app.name: (f"unix:{base / 'run' / app.name / 'web.0.sock'}",)
-        for app in plan.apps
-        if app.web.commands is not None
+        app.name: (f"unix:{_web_socket(base, app.name)}",) for app in plan.apps if app.web.commands is not None
     }
     return make_site(plan, base, ADDRESS, upstreams=upstreams, mounts=mounts, ca=ca, user=None)
+
+
+def _web_socket(base: Path, app: str) -> Path:
+    """base/run/<app>/web.0.sock, or a short path of the same name under $TMPDIR when that one
+    is too long for a unix socket (a deep tmp_path: pytest-xdist's adds popen-gwN/), which
+    nginx -t refuses. nginx -t never opens the socket: nothing is made there."""
+    path = base / "run" / app / "web.0.sock"
+    if len(str(path)) <= SOCKET_PATH_LIMIT:
+        return path
+    digest = hashlib.sha256(str(base).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"sunup-rig-{digest}" / app / "web.0.sock"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
