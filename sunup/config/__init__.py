@@ -2,7 +2,8 @@
 
 `read_config(root)` is the whole pipeline up to the plan: `loader` reads the files (Upsun or
 legacy) with positions, `checks` validates the shape against `schema`, `semantics` checks the
-meaning. The result says everything that is wrong at once; it never raises for a user mistake.
+meaning, `scripts` the files it names (a `passthru` script). The result says everything that is
+wrong at once; it never raises for a user mistake.
 
 With a `schema_cache` file (`sunup.project.open_project` passes one in the state folder), a
 document that passed the schema check without any diagnostic is remembered by a digest of its
@@ -21,6 +22,7 @@ from typing import Any
 
 from sunup.atomicfile import write_atomically
 from sunup.config.loader import LoadedConfig, load_project
+from sunup.config.scripts import check_scripts
 from sunup.config.semantics import check_meaning
 
 
@@ -36,6 +38,7 @@ def read_config(root: Path, *, prefer: str | None = None, schema_cache: Path | N
         if key is not None and schema_cache is not None and not len(loaded.diagnostics):
             _remember_valid(schema_cache, key)
     check_meaning(loaded.data, loaded.positions, loaded.diagnostics)
+    check_scripts(loaded.root, loaded.data, loaded.positions, loaded.diagnostics, loaded.app_dirs)
     return loaded
 
 
