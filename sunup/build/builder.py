@@ -194,8 +194,9 @@ def _build(
         if extra_path:
             toolchain = dataclasses.replace(toolchain, path=(*extra_path, *toolchain.path))
         if composer.runs_flavor(app, app_dir):
-            progress(f"running the composer build flavor of '{app.name}': {' '.join(composer.INSTALL_ARGV)}")
-            _log(log, "Found a composer.json; installing dependencies")
+            said = f"running the composer build flavor of '{app.name}': {' '.join(composer.INSTALL_ARGV)}"
+            progress(said)
+            _log(log, said)
             _require_command("composer", "the composer build flavor", app.name, env)
             steps.run("composer install", list(composer.INSTALL_ARGV), app_dir, env, registry=True)
         if app.hooks.build:
