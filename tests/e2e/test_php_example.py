@@ -111,6 +111,16 @@ def test_mail_worker_has_no_database_credentials(example: PhpExample) -> None:
     assert (web["TYPE"], mail["TYPE"]) == ("web", "worker")
 
 
+def test_global_composer_packages_are_on_path(example: PhpExample) -> None:
+    """dependencies.php: composer/composer ^2 is met by this machine's Composer (said in the build
+    log); the global packages' bin folder, in the build's cache, is on every instance's PATH."""
+    build_log = (example.root.parent / "state" / "logs" / "app" / "build.log").read_text()
+    assert "composer/composer ^2: using this machine's Composer" in build_log
+    for selection in (("--web",), ("--worker", "queue")):
+        path = example.instance_env(*selection)["PATH"].split(":")
+        assert any(entry.endswith("/cache/composer-home/vendor/bin") for entry in path), path
+
+
 def test_worker_php_cli_has_the_apps_php_ini(example: PhpExample) -> None:
     """`php -i` in the queue worker shows the app's php.ini settings (variables.php)."""
     shown = example.sunup("ssh", "--worker", "queue", "--", "php", "-i", timeout=60)
