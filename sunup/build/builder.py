@@ -193,6 +193,10 @@ def _build(
         extra_path = _install_dependencies(app, target / "toolchain", env, steps)
         if extra_path:
             toolchain = dataclasses.replace(toolchain, path=(*extra_path, *toolchain.path))
+        unknown = composer.unknown_flavor(app)
+        if unknown:
+            progress(f"warning: {unknown}")
+            _log(log, f"warning: {unknown}")
         if composer.runs_flavor(app, app_dir):
             said = f"running the composer build flavor of '{app.name}': {' '.join(composer.INSTALL_ARGV)}"
             progress(said)

@@ -66,6 +66,14 @@ def runs_flavor(app: AppPlan, app_dir: Path) -> bool:
     return is_php(app) and flavor in COMPOSER_FLAVORS and (app_dir / "composer.json").is_file()
 
 
+def unknown_flavor(app: AppPlan) -> str | None:
+    """What to say about a `build.flavor` of a PHP app that sunup does not run (None: nothing)."""
+    flavor = (app.build_flavor or "composer").strip().lower()
+    if not is_php(app) or flavor in (*COMPOSER_FLAVORS, "none"):
+        return None
+    return f"build flavor '{app.build_flavor}' is not one sunup runs (it runs 'composer' and 'none'); skipped"
+
+
 def composer_home(cache: Path) -> Path:
     """``COMPOSER_HOME`` of a build whose cache folder is `cache`: global packages go there."""
     return cache / "composer-home"

@@ -204,3 +204,32 @@ def test_dependencies_php_global_packages_on_path(make_project: Callable[..., Pa
     # Reused: the recorded toolchain keeps the PATH entry.
     again = _build(root, tmp_path / "builds")
     assert again.reused and again.toolchain.path[0] == bin_dir
+
+
+def test_global_package_from_unreachable_registry_is_named(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """`dependencies.php` whose package needs a registry this machine cannot reach: the same message."""
+    port = _closed_port()
+    extra = f"""\
+    build:
+      flavor: none
+    dependencies:
+      php:
+        require:
+          acme/remote-tool: "^1"
+        repositories:
+          - type: composer
+            url: "https://127.0.0.1:{port}"
+          - packagist.org: false"""
+    root = _php_project(make_project, extra=extra)
+    with pytest.raises(BuildFailure) as failure:
+        _build(root, tmp_path / "builds")
+    assert "installing php dependencies needs the Composer registry 127.0.0.1" in failure.value.message
+
+
+def test_unknown_flavor_is_said_and_skipped(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """A flavor sunup does not run (Platform.sh's old `drupal`): a warning in the progress, no composer."""
+    root = _php_project(make_project, extra="    build:\n      flavor: drupal")
+    lines: list[str] = []
+    with pytest.raises(BuildFailure):
+        _build(root, tmp_path / "builds", lines)  # the build hook needs vendor/
+    assert any("warning: build flavor 'drupal'" in line for line in lines), lines
