@@ -16,6 +16,7 @@ from typing import Any
 from sunup.config.catalog import SCHEMES, SQL_TYPES, default_endpoint, relationship_target
 from sunup.config.loader import LoadedConfig
 from sunup.config.mounts import canonical_source, normalize_mount_path
+from sunup.php import PHP_START, is_php
 from sunup.plan import environment, locations, resources
 from sunup.plan.model import (
     AppPlan,
@@ -236,8 +237,10 @@ def _web_view(app: Mapping[str, Any], web: Mapping[str, Any]) -> dict[str, Any]:
         if key in web:
             view[key] = web[key]
     view["commands"] = web.get("commands")
-    view["socket_family"] = (web.get("upstream") or {}).get("socket_family") or "tcp"
     app_type, _ = _type_and_stack(app)
+    # PHP: FPM on a unix socket unless the app says otherwise (spec §12).
+    view["socket_family"] = (web.get("upstream") or {}).get("socket_family") or ("unix" if is_php(app_type) else "tcp")
+    view["default_start"] = PHP_START if is_php(app_type) else None
     view["protocol"] = locations.web_protocol(app_type, web)
     view["locations"] = locations.web_locations(web)
     return view
@@ -264,6 +267,9 @@ def _group(
     instance_name = app if kind is GroupKind.WEB else f"{app}--{name}"
     commands_spec = view.get("commands") or {}
     start = commands_spec.get("start") if isinstance(commands_spec, Mapping) else None
+    if not start and kind is GroupKind.WEB:
+        start = view.get("default_start")
+        commands_spec = commands_spec if isinstance(commands_spec, Mapping) else {}
     commands = (
         CommandsPlan(start=start, pre_start=commands_spec.get("pre_start"), post_start=commands_spec.get("post_start"))
         if start

@@ -6,7 +6,9 @@ instance stopped, the new one not listening yet), or a crash loop. nginx passes 
 it got it (method, headers, the whole body), with two headers of its own: the app
 (``X-Sunup-App``), the instances it tried (``X-Sunup-Upstream``: ``$upstream_addr``) and
 what each attempt gave (``X-Sunup-Connect``: ``$upstream_connect_time``, ``-`` for an attempt
-that could not connect).
+that could not connect). For an app nginx speaks FastCGI to (PHP-FPM), ``X-Sunup-Retry`` names
+the location that passes it on: once an instance accepts, the hold answers with an
+``X-Accel-Redirect`` there instead of relaying the request itself.
 
 - When no attempt connected, the app never saw the request, so passing it on later is safe for
   any method: the request is held until a web instance of the app accepts a connection, then
@@ -118,6 +120,7 @@ class HoldServer:
         request_line, *header_lines = head[:-4].split(b"\r\n")
         method = request_line.split(b" ", 1)[0].decode("latin-1")
         app, length = "", 0
+        retry = b""
         tried: list[str] = []
         connects: list[str] = []
         kept: list[bytes] = []
@@ -130,6 +133,8 @@ class HoldServer:
                 connects = _list(value)
             elif key == b"x-sunup-upstream":
                 tried = _list(value)
+            elif key == b"x-sunup-retry":
+                retry = value.strip()
             elif key == b"connection":
                 continue
             else:
@@ -152,6 +157,13 @@ class HoldServer:
             await writer.drain()
             return
         up_reader, up_writer = upstream
+        if retry:
+            # An app nginx speaks FastCGI to: it passes the request on itself, to `retry`.
+            up_writer.close()
+            writer.write(b"HTTP/1.0 200 OK\r\nX-Accel-Redirect: " + retry + b"\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            self.passed += 1
+            return
         try:
             up_writer.write(b"\r\n".join([request_line, *kept, b"Connection: close"]) + b"\r\n\r\n" + body)
             await up_writer.drain()

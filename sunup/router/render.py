@@ -137,6 +137,8 @@ def _main(site: RouterSite, listen: str | None = None) -> Iterator[str]:
         f"    proxy_cache_path {quote(str(folder / 'cache'))} levels=1:2 keys_zone=sunup_routes:10m"
         " max_size=256m inactive=60m use_temp_path=off;"
     )
+    if any(app.protocol == "fastcgi" for app in site.apps):
+        yield from _indent(_fastcgi_maps(), 1)
     yield "    upstream sunup_hold {"
     yield f"        server {quote('unix:' + str(site.hold_socket))};"
     yield "    }"
@@ -198,8 +200,12 @@ def _app_locations(site: RouterSite, app: AppSite, route: RouteSite | None = Non
         yield "location / { return 404; }"
     static_headers = _route_headers(route) if route is not None else []
     for index, location in enumerate(locations):
-        yield from _location(site, app, index, location, static_headers)
-        yield from _app_fallback(app, index, location, route)
+        yield from _location(site, app, index, location, static_headers, route=route)
+        yield from _app_fallback(site, app, index, location, route)
+        for number, rule in enumerate(location.rules):
+            name = _rule_fallback(app, index, number, rule)
+            if name is not None and isinstance(rule.passthru, str):
+                yield from _app_fallback(site, app, index, location, route, script=rule.passthru, name=name)
     yield "location @sunup_hold {"
     yield "    proxy_pass http://sunup_hold;"
     yield "    proxy_http_version 1.0;"
@@ -207,11 +213,20 @@ def _app_locations(site: RouterSite, app: AppSite, route: RouteSite | None = Non
     if route is not None:
         yield from _indent(_forwarded(), 1)
     yield f'    proxy_set_header X-Sunup-App "{literal(app.name)}";'
+    if app.protocol == "fastcgi" and app.upstreams:
+        # The hold cannot speak FastCGI: once an instance accepts, it sends nginx back here.
+        yield f'    proxy_set_header X-Sunup-Retry "@sunup_fcgi_{safe_name(app.name)}";'
     yield '    proxy_set_header X-Sunup-Connect "$upstream_connect_time";'
     yield '    proxy_set_header X-Sunup-Upstream "$upstream_addr";'
     yield f"    proxy_read_timeout {READ_TIMEOUT}s;"
     yield "    proxy_buffering off;"
     yield "}"
+    if app.protocol == "fastcgi" and app.upstreams:
+        # The request the hold held, passed to FPM as its own location would have (the
+        # $sunup_* variables that location set are kept).
+        yield f"location @sunup_fcgi_{safe_name(app.name)} {{"
+        yield from _indent(_fastcgi_pass(app, route, hold=False), 1)
+        yield "}"
 
 
 def _forwarded() -> Iterator[str]:
@@ -279,7 +294,13 @@ def _prefix(path: str) -> str:
 
 
 def _location(
-    site: RouterSite, app: AppSite, index: int, location: LocationPlan, extra: Sequence[str] = ()
+    site: RouterSite,
+    app: AppSite,
+    index: int,
+    location: LocationPlan,
+    extra: Sequence[str] = (),
+    *,
+    route: RouteSite | None = None,
 ) -> Iterator[str]:
     roots = _roots(site, app, index, location)
     prefix = _prefix(location.path)
@@ -307,10 +328,15 @@ def _location(
         # One token: nginx reads `from="..."` with the quotes as part of the path.
         yield f"    disable_symlinks on {quote('from=' + str(root.link or root.target))};"
         yield from _indent(_serve(location, None, fallback, static=True, extra=extra), 1)
-        for rule in location.rules:
+        for number, rule in enumerate(location.rules):
+            chosen = _rule_fallback(app, index, number, rule) or fallback
             yield f"    location ~ {quote(rule.pattern)} {{"
-            yield from _indent(_serve(location, rule, fallback, static=True, extra=extra), 2)
+            yield from _indent(_serve(location, rule, chosen, static=True, extra=extra), 2)
+            if app.protocol == "fastcgi":
+                yield from _indent(_php_scripts(app, location, rule, chosen, route), 2)
             yield "    }"
+        if app.protocol == "fastcgi":
+            yield from _indent(_php_scripts(app, location, None, fallback, route), 1)
         yield "}"
 
 
@@ -350,15 +376,34 @@ def _serve(
         yield "return 404;"
 
 
-def _app_fallback(app: AppSite, index: int, location: LocationPlan, route: RouteSite | None = None) -> Iterator[str]:
+def _rule_fallback(app: AppSite, index: int, number: int, rule: RulePlan) -> str | None:
+    """The named location of a rule that passes requests to a script of its own (PHP)."""
+    if app.protocol != "fastcgi" or not app.upstreams or not isinstance(rule.passthru, str):
+        return None
+    return f"@sunup_app_{index}_r{number}"
+
+
+def _app_fallback(
+    site: RouterSite,
+    app: AppSite,
+    index: int,
+    location: LocationPlan,
+    route: RouteSite | None = None,
+    *,
+    script: str | None = None,
+    name: str | None = None,
+) -> Iterator[str]:
     """@sunup_app_<index>: the request passed to the app (its web instances, else the hold); an
     app without a web start command answers 503 saying so."""
-    name = safe_name(app.name)
-    yield f"location @sunup_app_{index} {{"
+    yield f"location {name or f'@sunup_app_{index}'} {{"
     yield f"    client_max_body_size {location.max_request_size};"
-    yield f"    proxy_request_buffering {'on' if location.request_buffering else 'off'};"
-    if app.upstreams:
-        yield f"    proxy_pass http://sunup_app_{name};"
+    kind = "fastcgi" if app.protocol == "fastcgi" else "proxy"
+    yield f"    {kind}_request_buffering {'on' if location.request_buffering else 'off'};"
+    if app.upstreams and app.protocol == "fastcgi":
+        yield from _indent(_php_front(site, app, script or location.passthru), 1)
+        yield from _indent(_fastcgi_pass(app, route), 1)
+    elif app.upstreams:
+        yield f"    proxy_pass http://sunup_app_{safe_name(app.name)};"
         yield "    proxy_http_version 1.1;"
         yield "    proxy_set_header Upgrade $http_upgrade;"
         yield "    proxy_set_header Connection $sunup_connection;"
@@ -383,6 +428,129 @@ def _app_fallback(app: AppSite, index: int, location: LocationPlan, route: Route
         yield "    default_type text/plain;"
         yield f'    return 503 "{literal(message)}";'
     yield "}"
+
+
+# -- PHP: FastCGI to FPM ----------------------------------------------------------------------
+
+#: A request path naming a PHP script, with or without a path after it (/index.php/a/b); any
+#: case, so that X.PHP is never served as a file either (FPM then refuses it: .php only).
+PHP_SCRIPT = r"\.php(/|$)"
+#: The script part and the PATH_INFO part of such a path.
+PHP_SPLIT = r"^(.+?\.php)(/.*)$"
+
+
+def _fastcgi_maps() -> Iterator[str]:
+    """What a request through the router's layer says of the client: its scheme (the router's
+    X-Forwarded-Proto) and port (from its Host), for HTTPS and SERVER_PORT."""
+    yield 'map $http_x_forwarded_proto $sunup_fcgi_https { https "on"; default ""; }'
+    yield 'map $http_x_forwarded_proto $sunup_fcgi_scheme { https "https"; default "http"; }'
+    yield "map $http_host $sunup_fcgi_port {"
+    yield '    "~:(?<port>[0-9]+)$" $port;'
+    yield "    default $sunup_fcgi_default_port;"
+    yield "}"
+    yield 'map $http_x_forwarded_proto $sunup_fcgi_default_port { https "443"; default "80"; }'
+    yield 'map $http_host $sunup_fcgi_server_name { "~^(?<name>[^:]+)" $name; default ""; }'
+
+
+def _php_scripts(
+    app: AppSite, location: LocationPlan, rule: RulePlan | None, fallback: str, route: RouteSite | None
+) -> Iterator[str]:
+    """`.php` paths under a root: run by FPM where `scripts` (the rule's, else the location's)
+    is true, else never served: they go where a missing file goes (the app, or 404)."""
+    scripts = rule.scripts if rule is not None and rule.scripts is not None else location.scripts
+    passthru = rule.passthru if rule is not None and rule.passthru is not None else location.passthru
+    yield f"location ~* {quote(PHP_SCRIPT)} {{"
+    if not scripts:
+        if passthru:
+            yield f"    error_page 418 = {fallback};"
+            yield "    return 418;"
+        else:
+            yield "    return 404;"
+        yield "}"
+        return
+    yield f"    fastcgi_split_path_info {quote(PHP_SPLIT)};"
+    # Kept before try_files, which drops the path info when it finds the script.
+    yield "    set $sunup_path_info $fastcgi_path_info;"
+    yield "    set $sunup_script_name $fastcgi_script_name;"
+    yield "    set $sunup_script_filename $document_root$fastcgi_script_name;"
+    yield "    set $sunup_document_root $document_root;"
+    # Only a file that is there (under the root, no symbolic link out: disable_symlinks) runs.
+    yield f"    try_files $fastcgi_script_name {fallback if passthru else '=404'};"
+    yield from _indent(_fastcgi_pass(app, route), 1)
+    yield "}"
+
+
+def _php_front(site: RouterSite, app: AppSite, passthru: object) -> Iterator[str]:
+    """The script a location passes requests to: `passthru: "/index.php"` is a URL path (from a
+    files location too, it is the app's front controller), found as nginx would serve it: under
+    the root of the location that holds it. `passthru: true` is taken as /index.php. A query in
+    it (a rule's ``/public.php?service=host-meta``) becomes the request's."""
+    script = passthru if isinstance(passthru, str) else "/index.php"
+    script, _, query = ("/" + script.lstrip("/")).partition("?")
+    if query:
+        yield f'set $args "{literal(query)}";'
+    folder = app.root
+    name = script
+    holders = [(i, loc) for i, loc in enumerate(app.locations) if script.startswith(_prefix(loc.path))]
+    if holders:
+        index, holder = max(holders, key=lambda pair: len(_prefix(pair[1].path)))
+        roots = [r for r in _roots(site, app, index, holder) if script.startswith(r.url_path)]
+        if roots:
+            root = max(roots, key=lambda r: len(r.url_path))
+            folder, name = root.target, "/" + script[len(root.url_path) :]
+    yield 'set $sunup_path_info "";'
+    yield f'set $sunup_script_name "{literal(script)}";'
+    yield f'set $sunup_script_filename "{literal(str(folder).rstrip("/") + name)}";'
+    yield f'set $sunup_document_root "{literal(str(folder))}";'
+
+
+def _fastcgi_pass(app: AppSite, route: RouteSite | None, *, hold: bool = True) -> Iterator[str]:
+    """The request to the app's FPM, its script in the $sunup_* variables the location set.
+    Through the router's layer (`route` None), the client's address, scheme and port are the
+    ones the router's headers say; in the route's own server, nginx's own."""
+    yield "fastcgi_param SCRIPT_FILENAME $sunup_script_filename;"
+    yield "fastcgi_param SCRIPT_NAME $sunup_script_name;"
+    yield "fastcgi_param PATH_INFO $sunup_path_info;"
+    yield "fastcgi_param DOCUMENT_ROOT $sunup_document_root;"
+    yield "fastcgi_param DOCUMENT_URI $document_uri;"
+    yield "fastcgi_param REQUEST_URI $request_uri;"
+    yield "fastcgi_param QUERY_STRING $query_string;"
+    yield "fastcgi_param REQUEST_METHOD $request_method;"
+    yield "fastcgi_param CONTENT_TYPE $content_type;"
+    yield "fastcgi_param CONTENT_LENGTH $content_length;"
+    yield "fastcgi_param SERVER_PROTOCOL $server_protocol;"
+    yield "fastcgi_param GATEWAY_INTERFACE CGI/1.1;"
+    yield "fastcgi_param SERVER_SOFTWARE nginx;"
+    yield "fastcgi_param REDIRECT_STATUS 200;"
+    # httpoxy: a client's Proxy header must not become PHP's HTTP_PROXY.
+    yield 'fastcgi_param HTTP_PROXY "";'
+    if route is None:
+        yield "fastcgi_param REMOTE_ADDR $http_x_client_ip;"
+        yield "fastcgi_param REMOTE_PORT 0;"
+        yield "fastcgi_param REQUEST_SCHEME $sunup_fcgi_scheme;"
+        yield "fastcgi_param HTTPS $sunup_fcgi_https if_not_empty;"
+        yield "fastcgi_param SERVER_NAME $sunup_fcgi_server_name;"
+        yield "fastcgi_param SERVER_PORT $sunup_fcgi_port;"
+        yield "fastcgi_param SERVER_ADDR 127.0.0.1;"
+    else:
+        yield "fastcgi_param REMOTE_ADDR $remote_addr;"
+        yield "fastcgi_param REMOTE_PORT $remote_port;"
+        yield "fastcgi_param REQUEST_SCHEME $scheme;"
+        yield "fastcgi_param HTTPS $https if_not_empty;"
+        yield "fastcgi_param SERVER_NAME $host;"
+        yield "fastcgi_param SERVER_PORT $server_port;"
+        yield "fastcgi_param SERVER_ADDR $server_addr;"
+        yield "fastcgi_param HTTP_X_FORWARDED_FOR $remote_addr;"
+        yield "fastcgi_param HTTP_X_FORWARDED_PROTO $scheme;"
+        yield "fastcgi_param HTTP_X_FORWARDED_HOST $http_host;"
+        yield "fastcgi_param HTTP_X_CLIENT_IP $remote_addr;"
+    yield f"fastcgi_pass sunup_app_{safe_name(app.name)};"
+    yield "fastcgi_next_upstream error timeout;"
+    yield "fastcgi_connect_timeout 1s;"
+    yield f"fastcgi_read_timeout {READ_TIMEOUT}s;"
+    yield "fastcgi_buffers 64 8k;"
+    if hold:
+        yield "error_page 502 504 = @sunup_hold;"
 
 
 # -- the router -------------------------------------------------------------------------------
@@ -445,7 +613,7 @@ def _inline(site: RouterSite, routes: Sequence[RouteSite]) -> tuple[AppSite, Rou
     route = min(routes, key=lambda r: r.route.generated)
     plan = route.route
     app = site.app(plan.upstream or "")
-    if app is None or plan.type != "upstream" or plan.redirects or plan.ssi:
+    if app is None or plan.type != "upstream" or plan.redirects or plan.ssi or app.protocol == "fastcgi":
         return None
     return app, route
 

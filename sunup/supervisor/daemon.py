@@ -40,6 +40,8 @@ from sunup.errors import SunupError
 from sunup.isolation import Isolation, open_isolation
 from sunup.mounts.helper import compile_helper, start_watchdog, stop_watchdog
 from sunup.mounts.layout import open_layout
+from sunup.php import is_php
+from sunup.php.instances import PhpInstances, with_php
 from sunup.plan.model import GroupPlan, ProjectPlan
 from sunup.supervisor.child import raise_open_file_limit
 from sunup.supervisor.console import Console
@@ -212,6 +214,8 @@ async def serve(
                 extra = _with_relationships(plan, services.access, extra, relay)
             if routing is not None:
                 extra = _with_routes(routing.environment(plan), extra)
+            if any(is_php(app.type) for app in plan.apps):
+                extra = with_php(PhpInstances(state.root, state.bin, plan, say), extra)
             maker = SpecMaker.for_host(
                 project_root,
                 state,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sunup.isolation import Limits
 from sunup.mounts.layout import InstanceMounts, MountLayout
+from sunup.php import uses_fpm
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.peers import PEERS_VARIABLE, peers_path
@@ -167,6 +168,8 @@ class SpecMaker:
             ),
             port=chosen_port,
             mounts=mounts,
+            # PHP-FPM's graceful stop (each child ends its request) is SIGQUIT to its master.
+            stop_signal=signal.SIGQUIT if uses_fpm(group) else signal.SIGTERM,
         )
 
 
