@@ -1,0 +1,30 @@
+"""The running PHP project of tests/php (one per module: each module may run in its own worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import project_maker
+from tests.php.rig import PhpProject, files
+
+NEEDS_FPM = pytest.mark.skipif(not Path("/usr/sbin/php-fpm8.2").exists(), reason="needs Debian's php8.2-fpm")
+
+
+@pytest.fixture(scope="module")
+def php_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhpProject]:
+    base = tmp_path_factory.mktemp("php")
+    root = project_maker(base)(files())
+    (root / "public" / "link-out.php").symlink_to(root / "secret.php")
+    (root / "public" / "link-dir").symlink_to(root)
+    project = PhpProject(root, base / "state")
+    started = project.sunup("up", "-d")
+    try:
+        assert started.returncode == 0, f"sunup up -d failed:\n{started.stdout}\n{started.stderr}"
+        project.started = started  # type: ignore[attr-defined]
+        yield project
+    finally:
+        down = project.sunup("down", timeout=120)
+        assert down.returncode == 0, down.stderr
