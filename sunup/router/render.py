@@ -139,6 +139,10 @@ def _main(site: RouterSite, listen: str | None = None) -> Iterator[str]:
     )
     if any(app.protocol == "fastcgi" for app in site.apps):
         yield from _indent(_fastcgi_maps(), 1)
+        yield (
+            f"    fastcgi_cache_path {quote(str(folder / 'fcgi-cache'))} levels=1:2 keys_zone=sunup_fcgi_routes:10m"
+            " max_size=256m inactive=60m use_temp_path=off;"
+        )
     yield "    upstream sunup_hold {"
     yield f"        server {quote('unix:' + str(site.hold_socket))};"
     yield "    }"
@@ -544,6 +548,7 @@ def _fastcgi_pass(app: AppSite, route: RouteSite | None, *, hold: bool = True) -
         yield "fastcgi_param HTTP_X_FORWARDED_PROTO $scheme;"
         yield "fastcgi_param HTTP_X_FORWARDED_HOST $http_host;"
         yield "fastcgi_param HTTP_X_CLIENT_IP $remote_addr;"
+        yield from _route_proxy(route, "fastcgi")
     yield f"fastcgi_pass sunup_app_{safe_name(app.name)};"
     yield "fastcgi_next_upstream error timeout;"
     yield "fastcgi_connect_timeout 1s;"
@@ -606,14 +611,15 @@ def _inline(site: RouterSite, routes: Sequence[RouteSite]) -> tuple[AppSite, Rou
     One hop instead of two (the router's server, then the app's over its socket) costs nginx
     ~35 µs less per request, on 2 cores as much more for the app (bench/router.py): done when
     the host has one route, an upstream route on "/", that adds nothing the app's locations
-    would have to compose with (no partial redirects, no ssi on static files)."""
+    would have to compose with (no partial redirects, no ssi on static files). A PHP app's
+    FastCGI requests then carry the forwarded values and the route's cache (`fastcgi_cache`)."""
     paths = {r.path for r in routes}
     if paths != {"/"}:
         return None
     route = min(routes, key=lambda r: r.route.generated)
     plan = route.route
     app = site.app(plan.upstream or "")
-    if app is None or plan.type != "upstream" or plan.redirects or plan.ssi or app.protocol == "fastcgi":
+    if app is None or plan.type != "upstream" or plan.redirects or plan.ssi:
         return None
     return app, route
 
@@ -681,22 +687,23 @@ def _route_body(site: RouterSite, route: RouteSite) -> Iterator[str]:
     yield from _indent(_route_proxy(route), 1)
 
 
-def _route_proxy(route: RouteSite) -> Iterator[str]:
-    """What a route adds to the answers it passes on: ssi, its cache, its headers."""
+def _route_proxy(route: RouteSite, kind: str = "proxy") -> Iterator[str]:
+    """What a route adds to the answers it passes on: ssi, its cache, its headers. `kind`:
+    proxy, or fastcgi (a PHP app's FPM in the route's own server: a cache zone of its own)."""
     plan = route.route
     headers = _route_headers(route)
     if plan.ssi:
         yield "ssi on;"
     cache = plan.cache
     if cache.enabled:
-        yield "proxy_cache sunup_routes;"
-        yield f'proxy_cache_key "{_cache_key(route)}";'
-        yield "proxy_cache_methods GET HEAD;"
+        yield f"{kind}_cache {'sunup_routes' if kind == 'proxy' else 'sunup_fcgi_routes'};"
+        yield f'{kind}_cache_key "{_cache_key(route)}";'
+        yield f"{kind}_cache_methods GET HEAD;"
         if cache.default_ttl > 0:
-            yield f"proxy_cache_valid 200 203 300 301 302 404 410 {cache.default_ttl}s;"
+            yield f"{kind}_cache_valid 200 203 300 301 302 404 410 {cache.default_ttl}s;"
         headers.append("add_header X-Platform-Cache $upstream_cache_status always;")
     else:
-        yield "proxy_no_cache 1;"
+        yield f"{kind}_no_cache 1;"
     yield from headers
 
 
