@@ -10,13 +10,23 @@ import pytest
 from tests.conftest import project_maker
 from tests.php.rig import PhpProject, files
 
+TWO_LAYERS = """\
+  "http://{default}/elsewhere/":
+    type: upstream
+    upstream: app:http
+"""
 NEEDS_FPM = pytest.mark.skipif(not Path("/usr/sbin/php-fpm8.2").exists(), reason="needs Debian's php8.2-fpm")
 
 
-@pytest.fixture(scope="module")
-def php_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhpProject]:
+@pytest.fixture(scope="module", params=["one-hop", "two-layers"])
+def php_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhpProject]:
+    """The project, its app's web server in the route's own server (one route on its host), or
+    behind the router's layer (a path route on the same host keeps the two)."""
     base = tmp_path_factory.mktemp("php")
-    root = project_maker(base)(files())
+    project_files = files()
+    if request.param == "two-layers":
+        project_files[".upsun/config.yaml"] += TWO_LAYERS
+    root = project_maker(base)(project_files)
     (root / "public" / "link-out.php").symlink_to(root / "secret.php")
     (root / "public" / "link-dir").symlink_to(root)
     project = PhpProject(root, base / "state")
