@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 #: The web start command of a PHP app that sets none (the platform's default, by name).
 PHP_START = "start-php-app"
-#: The platform's own path of it, which configurations sometimes write.
-PLATFORM_PHP_START = "/usr/bin/start-php-app"
 
 
 def is_php(app_type: str) -> bool:

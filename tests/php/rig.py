@@ -44,6 +44,10 @@ applications:
           passthru: /index.php
           scripts: true
           index: [index.php]
+        /tools:
+          root: tools
+          scripts: true
+          passthru: false
         /uploads:
           root: public/uploads
           scripts: false
@@ -105,6 +109,8 @@ FATAL = "<?php call_to_an_undefined_function_of_sunup();\n"
 #: Outside the root: never served, never run.
 SECRET = "<?php echo 'SECRET RAN'; // secret source\n"
 UPLOADED = "<?php echo 'UPLOADED RAN'; // uploaded source\n"
+TOOL = """<?php header('Content-Type: application/json'); echo json_encode(['file' => __FILE__, \
+'script_name' => $_SERVER['SCRIPT_NAME'], 'path_info' => $_SERVER['PATH_INFO'] ?? '']);\n"""
 WORKER = """\
 <?php
 echo "worker memory_limit=", ini_get('memory_limit'), " timezone=", ini_get('date.timezone'), "\\n";
@@ -124,6 +130,7 @@ def files() -> dict[str, str]:
         "public/uploads/evil.php": UPLOADED,
         "public/uploads/notes.txt": "just text\n",
         "secret.php": SECRET,
+        "tools/run.php": TOOL,
         "worker.php": WORKER,
     }
 

@@ -47,6 +47,15 @@ def test_scripts_run_with_path_info(php_project: PhpProject) -> None:
     assert php_project.json("/info.php")["path_info"] == ""
 
 
+def test_scripts_of_another_location_run_from_its_root(php_project: PhpProject) -> None:
+    """/tools (root: tools, scripts: true): its scripts run from that folder; a missing one is
+    a 404 (no passthru), never the front controller."""
+    got = php_project.json("/tools/run.php/a")
+    assert Path(str(got["file"])).parts[-2:] == ("tools", "run.php")
+    assert (got["script_name"], got["path_info"]) == ("/tools/run.php", "/a")
+    assert php_project.raw("/tools/missing.php")[0] == 404
+
+
 def test_index_file_runs(php_project: PhpProject) -> None:
     assert php_project.json("/")["script_name"] == "/index.php"
 
