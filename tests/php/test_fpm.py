@@ -168,3 +168,21 @@ def test_restart_answers_every_request_and_ends_them_gracefully(php_project: Php
     assert failures == []
     assert sent[0] > 4
     assert php_project.json("/after")["pid"] != before
+
+
+def test_a_request_to_a_stopped_fpm_is_held_until_it_starts(php_project: PhpProject) -> None:
+    """The hold cannot speak FastCGI: it waits for the new FPM, then hands the request back to
+    nginx (X-Accel-Redirect), which passes it on, POST body included."""
+    stopped = php_project.sunup("stop", "--web", timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    answers: list[tuple[int, bytes]] = []
+    held = threading.Thread(target=lambda: answers.append(php_project.raw("/held", "POST", b"kept=yes")))
+    held.start()
+    held.join(timeout=1.0)
+    assert answers == [], "answered while no FPM ran"
+    started = php_project.sunup("start", "--web", timeout=120)
+    assert started.returncode == 0, started.stderr
+    held.join(timeout=60)
+    assert len(answers) == 1 and answers[0][0] == 200, answers
+    got = json.loads(answers[0][1])
+    assert (got["method"], got["body"], got["request_uri"]) == ("POST", "kept=yes", "/held")
