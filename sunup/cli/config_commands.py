@@ -118,6 +118,18 @@ def config_document(plan: ProjectPlan, groups: list[GroupPlan]) -> dict[str, Any
     }
 
 
+def _fpm_note(plan: ProjectPlan, group: GroupPlan) -> str:
+    """What the default start of a PHP app's web runs (spec §12)."""
+    from sunup.php import uses_fpm
+    from sunup.php.settings import php_settings
+
+    app = plan.app(group.app)
+    if app is None or not uses_fpm(group):
+        return ""
+    children = php_settings(app, group).max_children
+    return f"  (PHP-FPM, the default of php: pool of {children} children on the instance's socket)"
+
+
 def _print_groups(plan: ProjectPlan, groups: list[GroupPlan]) -> None:
     bold = {"bold": True}
     for index, group in enumerate(groups):
@@ -133,7 +145,8 @@ def _print_groups(plan: ProjectPlan, groups: list[GroupPlan]) -> None:
                 ("post_start", group.commands.post_start),
             ):
                 if value:
-                    output.data(f"  {key + ':':<18}{_one_line(value)}")
+                    note = _fpm_note(plan, group) if key == "start" else ""
+                    output.data(f"  {key + ':':<18}{_one_line(value)}{note}")
         else:
             output.data(f"  {'start:':<18}(none: the web instance serves static files only)")
         r = group.resources

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,3 +162,18 @@ def test_choose_a_version(tmp_path: Path) -> None:
     assert version == "8.2"
     assert warning is not None and "PHP 8.4" in warning and "(PHP 8.2)" in warning
     assert machine.choose("", sbin, bin_) == ("8.2", None)
+
+
+def test_sunup_config_says_web_runs_fpm(tmp_path: Path) -> None:
+    (tmp_path / ".upsun").mkdir()
+    (tmp_path / ".upsun" / "config.yaml").write_text(PHP_APP)
+    done = subprocess.run(
+        [sys.executable, "-m", "sunup", "-C", str(tmp_path), "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "start-php-app  (PHP-FPM, the default of php: pool of 19 children on the instance's socket)" in done.stdout
+    assert "static files only" not in done.stdout
