@@ -202,6 +202,10 @@ def prepare(app: AppPlan, folder: Path, progress: Progress, places: Places | Non
             env["NPM_CONFIG_PREFIX"] = str(prefix)
         else:
             _require(runtime)
+            if runtime == "php" and app.runtime == "php":
+                from sunup.php.instances import check_app
+
+                check_app(app)  # FPM and runtime.extensions: before a deploy stops anything
     return Toolchain(
         runtime=",".join(r for r, _ in runtimes) or app.runtime,
         path=tuple(path),

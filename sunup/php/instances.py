@@ -120,15 +120,7 @@ class PhpInstances:
         )
         for text in planned.warnings:
             self._warn(f"app {settings.app}: {text}")
-        if planned.missing:
-            names = ", ".join(f"'{name}'" for name, _ in planned.missing)
-            packages = " ".join(dict.fromkeys(p.split(" ")[0] for _, p in planned.missing))
-            where = ", ".join(f"{name}: {package}" for name, package in planned.missing)
-            raise RuntimeFailure(
-                f"app {settings.app}: runtime.extensions asks for {names}, not installed for PHP {local.version} here"
-                f" ({where})",
-                hint=f"install it: apt-get install {packages}",
-            )
+        _refuse_missing(settings, local, planned)
         folder.mkdir(parents=True, exist_ok=True)
         wanted = set(planned.kept) | {SETTINGS_FILE}
         for name in _listing(folder):
@@ -149,6 +141,39 @@ class PhpInstances:
         if current != text:
             self.bin_folder.mkdir(parents=True, exist_ok=True)
             write_atomically(path, text, mode=0o755)
+
+
+def check_app(app: AppPlan) -> None:
+    """Raise when this machine cannot run `app`'s PHP (no FPM, a missing extension): the build
+    checks it, so that a deploy fails before it stops the running instances."""
+    for group in app.groups:
+        settings = php_settings(app, group)
+        local = machine.local_php(machine.choose(settings.version)[0])
+        folders = [local.cli_scan_dir, *([local.fpm_scan_dir] if uses_fpm(group) else [])]
+        for system in folders:
+            texts = {name: _read(system / name) for name in _listing(system) if name.endswith(".ini")}
+            planned = scan_dir(
+                texts,
+                local.builtin,
+                _listing(local.extension_dir),
+                extensions=settings.extensions,
+                disabled=settings.disabled_extensions,
+                version=local.version,
+            )
+            _refuse_missing(settings, local, planned)
+
+
+def _refuse_missing(settings: PhpSettings, local: machine.LocalPhp, planned: ScanDir) -> None:
+    if not planned.missing:
+        return
+    names = ", ".join(f"'{name}'" for name, _ in planned.missing)
+    packages = " ".join(dict.fromkeys(p.split(" ")[0] for _, p in planned.missing))
+    where = ", ".join(f"{name}: {package}" for name, package in planned.missing)
+    raise RuntimeFailure(
+        f"app {settings.app}: runtime.extensions asks for {names}, not installed for PHP {local.version}"
+        f" here ({where})",
+        hint=f"install it: apt-get install {packages}",
+    )
 
 
 def with_php(php: PhpInstances, extra: Environment) -> Environment:

@@ -80,3 +80,25 @@ def test_disabled_extension_is_gone_from_fpm_and_the_cli(make_project: Callable[
         assert "redis" in system.stdout.lower().split()
     finally:
         project.sunup("down", timeout=120)
+
+
+def test_deploy_asking_a_missing_extension_keeps_the_running_fpm(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The build checks runtime.extensions: the deploy fails before it stops anything."""
+    project = _project(make_project, tmp_path, "      extensions: [redis]")
+    done = project.sunup("up", "-d", timeout=120)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        before = project.ps()[0]["pid"]
+        config = project.root / ".upsun" / "config.yaml"
+        config.write_text(config.read_text().replace("extensions: [redis]", "extensions: [redis, imagick]"))
+        deploy = project.sunup("deploy", timeout=120)
+        assert deploy.returncode == 1, deploy.stdout + deploy.stderr
+        assert "apt-get install php8.2-imagick" in deploy.stdout + deploy.stderr
+        assert "stopping the running instances" not in deploy.stdout + deploy.stderr
+        assert project.ps()[0]["pid"] == before
+        status, body = project.raw("/")
+        assert status == 200 and b"redis" in body
+    finally:
+        project.sunup("down", timeout=120)
