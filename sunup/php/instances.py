@@ -145,7 +145,10 @@ class PhpInstances:
 
 def check_app(app: AppPlan) -> None:
     """Raise when this machine cannot run `app`'s PHP (no FPM, a missing extension): the build
-    checks it, so that a deploy fails before it stops the running instances."""
+    checks it, so that a deploy fails before it stops the running instances. A machine with no
+    FPM at all (an image's build, which needs only the CLI) is left to the instances' start."""
+    if not machine.installed_versions():
+        return
     for group in app.groups:
         settings = php_settings(app, group)
         local = machine.local_php(machine.choose(settings.version)[0])
