@@ -30,7 +30,7 @@ from sunup.plan.model import AppPlan, frozen_map
 RUNTIME_BINARIES: dict[str, tuple[str, str]] = {
     "python": ("python3", "python3"),
     "nodejs": ("node", "nodejs npm"),
-    "php": ("php", "php-cli"),
+    "php": ("php", "php-cli php-fpm"),  # FPM: a PHP app's web (sunup.php)
     "ruby": ("ruby", "ruby"),
     "golang": ("go", "golang"),
     "java": ("java", "default-jdk"),

@@ -49,10 +49,19 @@ from sunup.container.oneshot import OneShot, run_once
 from sunup.container.record import BuildRecord, build_dir, read_record
 from sunup.container.webserver import NGINX_MISSING, WebServer, serves_files, web_server
 from sunup.errors import ConfigError, RuntimeFailure, SelectionError
+from sunup.php import is_php
+from sunup.php.instances import PhpInstances, with_php
 from sunup.plan.model import AppPlan, GroupPlan, ProjectPlan
 from sunup.router.hold import Down
 from sunup.supervisor.events import Event, StateChangedEvent
-from sunup.supervisor.launch import INSTANCE_VARIABLE, SOCKET_VARIABLE, InstanceSpec, SpecMaker, free_port
+from sunup.supervisor.launch import (
+    INSTANCE_VARIABLE,
+    SOCKET_VARIABLE,
+    ExtraEnvironment,
+    InstanceSpec,
+    SpecMaker,
+    free_port,
+)
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import Timestamps
 from sunup.supervisor.settings import SupervisorSettings
@@ -156,8 +165,9 @@ def prepare(
     port: Callable[[], int] = free_port,
     nginx: str | None = None,
 ) -> Prepared:
-    """The spec of the requested instance (pure but for `port`): the plan's environment, the
-    pod's on top, the build's toolchain first on PATH; its output on stdout. A web instance whose
+    """The spec of the requested instance (pure but for `port`, and a PHP app's FPM configuration
+    and ini folders, written in the state folder as locally): the plan's environment, the pod's
+    on top, the build's toolchain first on PATH; its output on stdout. A web instance whose
     locations serve files gets `nginx` (the program) in front of it, when there is one."""
     app, group = choose(plan, request)
     warnings: list[str] = []
@@ -177,11 +187,17 @@ def prepare(
             "the environment: the pod lacks its Secret (envFrom)"
         )
     given_port = pod.get("PORT")
+    environment: ExtraEnvironment = lambda _group, _instance: extra  # noqa: E731
+    if is_php(app.type):
+        # PHP-FPM's start script and the app's php.ini folders, as locally (docs/php.md).
+        environment = with_php(PhpInstances(state.root, state.bin, plan, warnings.append), environment)
+        base["PATH"] = f"{state.bin}:{base['PATH']}"
+        state.run.mkdir(parents=True, exist_ok=True)  # where FPM's socket goes
     maker = SpecMaker(
         project_root,
         state,
         base,
-        extra_environment=lambda _group, _instance: extra,
+        extra_environment=environment,
         app_dirs={app.name: record.app_dir} if record is not None else {},
         port=(lambda: int(given_port)) if given_port and given_port.isdigit() else port,
         layout=None,
