@@ -102,3 +102,21 @@ def test_deploy_asking_a_missing_extension_keeps_the_running_fpm(
         assert status == 200 and b"redis" in body
     finally:
         project.sunup("down", timeout=120)
+
+
+def test_fpm_on_a_tcp_port_when_the_app_says_so(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """`web.upstream.socket_family: tcp`: the pool listens on the instance's PORT instead."""
+    config = BASE.format(runtime="      extensions: [redis]").replace(
+        "    web:\n", "    web:\n      upstream:\n        socket_family: tcp\n"
+    )
+    root = make_project({".upsun/config.yaml": config, "public/index.php": INDEX})
+    project = PhpProject(root, tmp_path / "state")
+    done = project.sunup("up", "-d", timeout=120)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        web = project.ps()[0]
+        assert web["port"], web
+        status, body = project.raw("/")
+        assert status == 200 and b"redis" in body
+    finally:
+        project.sunup("down", timeout=120)
