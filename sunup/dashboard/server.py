@@ -75,7 +75,11 @@ class DashboardServer:
         app.router.add_get("/events", self._events)
         app.router.add_get("/logs", self._logs)
         app.router.add_post("/api/{command}", self._command)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        # handler_cancellation: a page that goes away ends its stream at once (the sampler and the log
+        # tails stop with the last page), not at the next write that fails.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
