@@ -4,7 +4,8 @@ Pure: the inputs are the system's ini folder (file name → text), the extension
 the `.so` files of the extension folder. The result is the ini folder sunup gives PHP instead
 (`ScanDir`): the system's files, less those that load a disabled extension, plus `extension=`
 lines for asked-for extensions that are installed but not enabled. An asked-for extension that
-is not installed is an error naming the Debian package that brings it.
+is not installed is an error naming the Debian package that brings it (a warning for the
+profiling and monitoring agents: the app runs without them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ ELSEWHERE: Mapping[str, str] = {
     "ioncube": "the ionCube loader (from ioncube.com)",
     "sourceguardian": "the SourceGuardian loader (from sourceguardian.com)",
 }
+#: Profiling and monitoring agents: the app runs the same without them, so one that is not
+#: installed here is a warning (Upsun's templates ask for blackfire), not a reason to stop.
+AGENTS = frozenset({"blackfire", "newrelic", "tideways"})
 #: Names configurations use for an extension PHP lists under another name.
 ALIASES: Mapping[str, str] = {"opcache": "zend opcache", "zendopcache": "zend opcache"}
 #: Loaded with `zend_extension=` rather than `extension=`.
@@ -113,6 +117,11 @@ def scan_dir(
             directive = "zend_extension" if so in ZEND_EXTENSIONS else "extension"
             load_lines.append(f"{directive}={so}")
             enabled.add(name)
+        elif so in AGENTS:
+            warnings.append(
+                f"runtime.extensions: '{asked}' is not installed for PHP {version} here; it is a profiling"
+                f" or monitoring agent, so the app runs without it (to use it: {debian_package(so, version)})"
+            )
         else:
             missing.append((asked, debian_package(so, version)))
     return ScanDir(tuple(kept), tuple(load_lines), tuple(missing), tuple(warnings))

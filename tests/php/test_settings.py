@@ -177,3 +177,14 @@ def test_sunup_config_says_web_runs_fpm(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "start-php-app  (PHP-FPM, the default of php: pool of 19 children on the instance's socket)" in done.stdout
     assert "static files only" not in done.stdout
+
+
+def test_a_missing_profiling_agent_is_a_warning_not_a_stop() -> None:
+    """Upsun's templates ask for blackfire; the app runs the same without it."""
+    planned = scan_dir(
+        SYSTEM, ["Core"], [], extensions=["blackfire", "newrelic", "imagick"], disabled=[], version="8.2"
+    )
+    assert planned.missing == (("imagick", "php8.2-imagick"),)
+    said = [w for w in planned.warnings if "profiling or monitoring agent" in w]
+    assert len(said) == 2 and "'blackfire' is not installed for PHP 8.2 here" in said[0], planned.warnings
+    assert "blackfire-php" in said[0]
