@@ -180,10 +180,12 @@
       fillRow(row, i);
       const cpuMax = Math.max(100 * ((i.limits && i.limits.cpu) || 1), 1);
       const memMax = Math.max(((i.limits && i.limits.memory_mb) || 1) * 1048576, 1);
+      // Over the last 10 minutes, or since the first sample when there are fewer.
+      const span = Math.max(30, Math.min(HISTORY, now - (list.length ? list[0][0] : now)));
       const path = (index, max) =>
         list
           .filter((s) => s[index] != null)
-          .map((s) => ((160 * (s[0] - now + HISTORY)) / HISTORY).toFixed(1) + "," + (23 - (22 * Math.min(s[index], max)) / max).toFixed(1))
+          .map((s) => ((160 * (s[0] - now + span)) / span).toFixed(1) + "," + (23 - (22 * Math.min(s[index], max)) / max).toFixed(1))
           .join(" ");
       row.querySelector('[data-field="chart"]').innerHTML =
         `<svg class="chart" viewBox="0 0 160 24"><title>CPU (orange) and memory (blue) against their limits</title>` +
@@ -221,7 +223,8 @@
         .join(", ");
       const row = el("tr", { "data-service": s.service },
         el("td", {}, s.service), el("td", { class: "state " + s.state }, s.state), el("td", { class: "num" }, s.pid ?? ""),
-        el("td", {}, seconds(s.uptime)), el("td", { class: "dim" }, users));
+        el("td", { "data-field": "uptime" }, seconds(s.uptime)), el("td", { class: "dim" }, users));
+      s.received = Date.now() / 1000;
       row.append(buttons({ services: true, service: s.service }, ["restart"]));
       body.append(row);
     }
@@ -359,6 +362,11 @@
     for (const row of document.querySelectorAll("#instances tr[data-key]")) {
       const i = state.instances.get(row.dataset.key);
       if (i) tickRow(row, i);
+    }
+    const now = Date.now() / 1000;
+    for (const s of state.services) {
+      const cell = document.querySelector(`#services tr[data-service="${CSS.escape(s.service)}"] [data-field="uptime"]`);
+      if (cell && s.uptime != null) cell.textContent = seconds(s.uptime + (now - s.received));
     }
   }, 1000);
 })();
