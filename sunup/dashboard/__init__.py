@@ -47,6 +47,8 @@ class Dashboard:
         self.access: Access | None = None
         self._server: DashboardServer | None = None
         self._starting: asyncio.Task[None] | None = None
+        #: Why the server did not start (None: it did, or it is starting).
+        self.error: str | None = None
 
     async def start(self, handlers: Handlers, urls: Callable[[], list[str]]) -> None:
         """Serve the dashboard (in the background) and answer the `dashboard` control command."""
@@ -57,9 +59,14 @@ class Dashboard:
         self._starting = asyncio.ensure_future(self._serve())
 
     async def _serve(self) -> None:
+        """Import aiohttp (in a thread), listen; a failure is kept for `sunup dashboard` to say."""
         module = await asyncio.to_thread(importlib.import_module, "sunup.dashboard.server")
         server: DashboardServer = module.DashboardServer(self.hub, self.token)
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:
+            self.error = f"the dashboard could not listen on 127.0.0.1: {exc.strerror or exc}"
+            return
         self._server = server
         self.access = Access(f"http://127.0.0.1:{server.port}", self.token)
         write_access(self.state_root, self.access)
@@ -71,15 +78,14 @@ class Dashboard:
             await asyncio.wait_for(asyncio.shield(self._starting), START_WAIT)
         except TimeoutError:
             raise ProtocolError(FAILED, f"the dashboard did not start in {START_WAIT:g} s") from None
-        except OSError as exc:
-            raise ProtocolError(FAILED, f"the dashboard could not start: {exc}") from None
-        assert self.access is not None
+        if self.access is None:
+            raise ProtocolError(FAILED, self.error or "the dashboard did not start")
         return {"url": self.access.url, "link": self.access.link}
 
     async def stop(self) -> None:
         if self._starting is not None and not self._starting.done():
             self._starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError):
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._starting
         self.hub.close()
         if self._server is not None:
