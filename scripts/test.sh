@@ -8,5 +8,8 @@ echo "--> ruff"
 echo "--> mypy (strict)"
 .venv/bin/mypy sunup
 echo "--> pytest"
-# A failed test is run once more (pytest-rerunfailures); every rerun is listed in the summary.
-.venv/bin/python -m pytest --reruns 1 --reruns-delay 1 "$@"
+# A failed test is run once more (pytest-rerunfailures); every rerun is listed in the summary
+# (-rR in pyproject.toml). Four workers (pytest-xdist) on two cores: most tests wait on real
+# processes, not the CPU; worksteal hands the last slow tests to idle workers. SUNUP_TEST_WORKERS
+# changes the count (0: one process, as before).
+.venv/bin/python -m pytest -n "${SUNUP_TEST_WORKERS:-4}" --dist worksteal --reruns 1 --reruns-delay 1 "$@"
