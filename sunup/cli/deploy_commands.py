@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import signal
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -105,16 +106,18 @@ def _follow(ctx: click.Context, command: str) -> int:
     return EXIT_OK
 
 
-def show_progress(state: StateDir, number: int) -> dict[str, Any]:
-    """Show the messages of deploy `number` as they come, until it ends; its last page (with its
-    `outcome`). Also how `sunup up -d` follows the first release's hooks (run 0)."""
+def show_progress(state: StateDir, number: int, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Show the messages of deploy `number` as they come (to `say`, default `_say`), until it
+    ends; its last page (with its `outcome`). Also how `sunup up -d` follows the first release's
+    hooks (run 0)."""
+    say = say or _say
     after = 0
     while True:
         page: dict[str, Any] = _call(
             state, "deploy-progress", limit=PROGRESS_WAIT + 30, deploy=number, after=after, wait=PROGRESS_WAIT
         )
         for line in page["lines"]:
-            _say(line)
+            say(line)
         after = page["next"]
         if page["done"]:
             return page

@@ -11,6 +11,7 @@ import os
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,41 @@ def _call(state: StateDir, command: str, *, limit: float | None = 30.0, **args: 
 
 
 def _say(text: str) -> None:
-    """A message of the supervisor: warnings as warnings, the rest as information."""
+    """A message of the supervisor: warnings as warnings, a step's duration as "step: 1.23 s"
+    (`sunup.supervisor.phases.timing_message`), the rest as information."""
     if text.startswith("warning: "):
         output.warning(text.removeprefix("warning: "))
-    else:
-        output.info(f"sunup: {text}")
+        return
+    if text.startswith("time: "):
+        from sunup.supervisor.phases import parse_timing
+
+        timing = parse_timing(text)
+        if timing is not None:
+            text = f"{timing[0]}: {timing[1]:.2f} s"
+    output.info(f"sunup: {text}")
+
+
+class _Steps:
+    """The steps of one `sunup up` and their seconds, as the supervisor says them; shown as they
+    come (`_say`), and as a table by `up --timings`."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float]] = []
+
+    def say(self, text: str) -> None:
+        if text.startswith("time: "):
+            from sunup.supervisor.phases import parse_timing
+
+            timing = parse_timing(text)
+            if timing in self.steps:  # heard twice: said before the ready and in run 0's messages
+                return
+            if timing is not None:
+                self.steps.append(timing)
+        _say(text)
+
+    def table(self, total: float) -> None:
+        """STEP / SECONDS, in the order they ended, then the whole `up`'s time."""
+        output.table(["step", "seconds"], [*([s, f"{t:.2f}"] for s, t in self.steps), ["total", f"{total:.2f}"]])
 
 
 def _selection(app: str | None, web: bool, worker: str | None, index: int | None) -> dict[str, Any]:
@@ -98,6 +129,9 @@ def selection_options(func: Any) -> Any:
     metavar="SECONDS",
     help="With -d: how long each instance must stay up.",
 )
+@click.option(
+    "--timings", is_flag=True, help="Print how long each step took (build, services, instances, hooks) as a table."
+)
 @click.option("--http-port", type=click.IntRange(1, 65535), help="The router's HTTP port (kept for the next ups).")
 @click.option("--https-port", type=click.IntRange(1, 65535), help="The router's HTTPS port (kept for the next ups).")
 @click.option("--domain", metavar="DOMAIN", help="What {default} is in routes (localhost; kept for the next ups).")
@@ -119,13 +153,19 @@ def up(
     https_port: int | None,
     domain: str | None,
     hold_timeout: float | None,
+    timings: bool,
 ) -> int:
     """Start the web and worker instances and supervise them.
 
     In the foreground, every instance's output is shown prefixed with its name; Ctrl-C stops
-    everything gracefully (twice: at once).
+    everything gracefully (twice: at once). Each step says how long it took (build, each service
+    ready, instances running, deploy hooks); `--timings` adds a table of them.
     """
     import gc
+    import time
+
+    began = time.monotonic()
+    steps = _Steps()
 
     # Starting makes many objects and no garbage: the collector is off until the instances are
     # started (`serve` turns it on again); its passes were ~5 % of the start of 200 instances.
@@ -164,9 +204,11 @@ def up(
                 state=state,
                 settings=settings,
                 foreground=True,
-                say=_say,
+                say=steps.say,
                 deployments=deployments,
                 router=router,
+                # The hooks run on after this (their line comes when they end).
+                ready=(lambda: steps.table(time.monotonic() - began)) if timings else lambda: None,
             )
         )
         return EXIT_OK
@@ -176,12 +218,18 @@ def up(
     from sunup.supervisor.background import supervise
 
     run_detached(
-        functools.partial(supervise, plan, loaded.root, state=state, settings=settings, router=router), state, say=_say
+        functools.partial(supervise, plan, loaded.root, state=state, settings=settings, router=router),
+        state,
+        say=steps.say,
     )
-    return _report_up(state, settle)
+    try:
+        return _report_up(state, settle, steps)
+    finally:
+        if timings:
+            steps.table(time.monotonic() - began)
 
 
-def _report_up(state: StateDir, settle: float) -> int:
+def _report_up(state: StateDir, settle: float, steps: _Steps | None = None) -> int:
     """Wait until every instance has stayed up `settle` seconds; name those that did not."""
     report = _call(state, "wait", limit=None, settle=settle, timeout=READY_TIMEOUT)
     failures = report["failures"]
@@ -195,7 +243,7 @@ def _report_up(state: StateDir, settle: float) -> int:
             f"{len(failures)} instance{'s' if len(failures) != 1 else ''} failed to start: {names}",
             hint="sunup keeps restarting them (see `sunup ps`, `sunup logs`); `sunup down` stops everything",
         )
-    outcome = _wait_for_hooks(state)
+    outcome = _wait_for_hooks(state, steps.say if steps is not None else _say)
     headers, rows = ps_table(report["instances"])
     output.table(headers, rows)
     if outcome is not None and not outcome["ok"]:
@@ -203,14 +251,14 @@ def _report_up(state: StateDir, settle: float) -> int:
     return EXIT_OK
 
 
-def _wait_for_hooks(state: StateDir) -> dict[str, Any] | None:
+def _wait_for_hooks(state: StateDir, say: Callable[[str], None] = _say) -> dict[str, Any] | None:
     """Show the first release's deploy and post_deploy hooks as they run (as `sunup deploy`
-    does); their outcome, None when there are none to wait for."""
+    does, to `say`); their outcome, None when there are none to wait for."""
     from sunup.cli.deploy_commands import show_progress
     from sunup.deploy.rollout import FIRST_RUN
 
     try:
-        outcome: dict[str, Any] = show_progress(state, FIRST_RUN)["outcome"]
+        outcome: dict[str, Any] = show_progress(state, FIRST_RUN, say)["outcome"]
     except SelectionError:  # no run 0: this supervisor runs no hooks
         return None
     except KeyboardInterrupt:

@@ -38,6 +38,7 @@ from sunup.supervisor.child import dying_with_parent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import InstanceSpec, free_port
 from sunup.supervisor.lifecycle import InstanceState
+from sunup.supervisor.phases import timing_message
 from sunup.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -229,10 +230,11 @@ class Rollout:
             run = DeployRun(FIRST_RUN, "up")
             self.runs[run.number] = run
             self._relay.run = run
-            self._first = asyncio.ensure_future(self._follow_first(run, hooks))
+            self._first = asyncio.ensure_future(self._follow_first(run, hooks, asyncio.get_running_loop().time()))
 
-    async def _follow_first(self, run: DeployRun, hooks: asyncio.Future[Sequence[str] | None]) -> None:
-        """Finish run 0 as the first release's hooks end."""
+    async def _follow_first(self, run: DeployRun, hooks: asyncio.Future[Sequence[str] | None], began: float) -> None:
+        """Finish run 0 as the first release's hooks end (how long they took since the instances'
+        start said first: `sunup up` shows it)."""
         try:
             failed = await asyncio.shield(hooks)
         except asyncio.CancelledError:
@@ -240,6 +242,7 @@ class Rollout:
         except Exception as exc:  # a bug in the hooks' task: reported, the supervisor goes on
             run.finish(DeployOutcome(f"the hooks failed: {type(exc).__name__}: {exc}"))
         else:
+            self._relay(timing_message("deploy hooks", asyncio.get_running_loop().time() - began))
             run.finish(_hooks_outcome(failed))
         finally:
             if self._relay.run is run:

@@ -51,7 +51,7 @@ from sunup.supervisor.launch import ExtraEnvironment, SpecMaker, no_extra_enviro
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
 from sunup.supervisor.logcapture import LogFile, Timestamps
 from sunup.supervisor.peers import write_peers
-from sunup.supervisor.phases import Phase, Timings, run_phases
+from sunup.supervisor.phases import Phase, Timings, run_phases, timing_message
 from sunup.supervisor.presence import guard
 from sunup.supervisor.routing import RouterOptions, prepare_routing
 from sunup.supervisor.services import RunningServices, start_services
@@ -330,7 +330,18 @@ async def serve(
             Phase("start", start_instances, stop_instances),
         ]
         timings = Timings()
-        if not await run_phases(phases, cleanup, done, say=log.say, timings=timings):
+        # What `sunup up` shows of the phases (each service's readiness is said by the services').
+        shown = (
+            {"build": "build", "start": "instances running"}
+            if deployment is not None
+            else {"start": "instances running"}
+        )
+
+        def on_phase(name: str, seconds: float) -> None:
+            if name in shown:
+                say(timing_message(shown[name], seconds))
+
+        if not await run_phases(phases, cleanup, done, say=log.say, timings=timings, on_phase=on_phase):
             return
         log.say(f"started: {timings.describe()}")
         gc.enable()  # off from `sunup up` until here (`up`): a start makes objects, no garbage

@@ -8,6 +8,11 @@ Each phase is started in order; once started, its stop is pushed on the supervis
 so the phases stop in the reverse order by construction, also when a later one fails or a stop
 signal comes half-way (the phase running then is cancelled: a build or a server's start does
 not wait for its end). How long each phase took is kept (`Timings`) and said in supervisor.log.
+
+What `sunup up` shows of that (build, each service ready, instances running, the deploy hooks)
+travels as `say` messages made by `timing_message` ("time: <step>: <seconds> s"): the CLI turns
+them back into (step, seconds) with `parse_timing`, prints one line for each and, with
+`--timings`, a table at the end.
 """
 
 from __future__ import annotations
@@ -20,6 +25,25 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
+
+#: What starts a `say` message carrying one step's duration (`timing_message`).
+TIMING_PREFIX = "time: "
+
+
+def timing_message(step: str, seconds: float) -> str:
+    """The message saying that `step` took `seconds` (`parse_timing` reads it back)."""
+    return f"{TIMING_PREFIX}{step}: {seconds:.3f} s"
+
+
+def parse_timing(message: str) -> tuple[str, float] | None:
+    """(step, seconds) of a `timing_message`; None for any other message."""
+    if not message.startswith(TIMING_PREFIX) or not message.endswith(" s"):
+        return None
+    step, _, seconds = message.removeprefix(TIMING_PREFIX).removesuffix(" s").rpartition(": ")
+    try:
+        return (step, float(seconds)) if step else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +71,11 @@ async def run_phases(
     *,
     say: Callable[[str], None],
     timings: Timings | None = None,
+    on_phase: Callable[[str, float], None] | None = None,
 ) -> bool:
     """Start `phases` in order, each one's stop pushed on `cleanup` once it started; False when
-    `done` was set before all started (said with the phase it interrupted)."""
+    `done` was set before all started (said with the phase it interrupted). `on_phase` gets
+    each started phase's name and seconds."""
     for phase in phases:
         began = time.monotonic()
         if done.is_set() or await unless_stopped(done, _started(phase)) is None:
@@ -57,8 +83,11 @@ async def run_phases(
             return False
         if phase.stop is not None:
             cleanup.push_async_callback(phase.stop)
+        took = time.monotonic() - began
         if timings is not None:
-            timings.seconds[phase.name] = time.monotonic() - began
+            timings.seconds[phase.name] = took
+        if on_phase is not None:
+            on_phase(phase.name, took)
     return True
 
 

@@ -37,6 +37,7 @@ from sunup.supervisor.events import Event, ExitedEvent
 from sunup.supervisor.instance import InstanceId
 from sunup.supervisor.launch import InstanceSpec
 from sunup.supervisor.lifecycle import GraceExpired, InstanceState
+from sunup.supervisor.phases import timing_message
 from sunup.supervisor.settings import SupervisorSettings
 from sunup.supervisor.statedir import StateDir
 from sunup.supervisor.supervisor import Supervisor
@@ -75,6 +76,7 @@ async def start_services(
     """Prepare, start, probe and provision every service of `plan`; stop them all on failure."""
     if not plan.services:
         return RunningServices(None, {})
+    began = asyncio.get_running_loop().time()
     folder = services_dir(state.root)
     providers = {service.name: provider_for(service, folder) for service in plan.services}
 
@@ -115,6 +117,8 @@ async def start_services(
         except RuntimeFailure as exc:
             not_ready.append((name, exc))
             raise
+        # From the phase's start: its data prepared (initialised the first time), started, ready.
+        say(timing_message(f"service {name} ready", asyncio.get_running_loop().time() - began))
 
     supervisor.observe(on_exit)
     supervisor.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from sunup.supervisor.phases import Phase, Timings, run_phases
+from sunup.supervisor.phases import Phase, Timings, parse_timing, run_phases, timing_message
 
 
 def _phases(events: list[str], *, blocking: str | None = None) -> list[Phase]:
@@ -75,3 +75,28 @@ def test_a_stop_during_a_phase_cancels_it_and_stops_the_started_ones() -> None:
         "stop services",
         "stop build",
     ]
+
+
+def test_timing_messages_read_back_and_others_do_not() -> None:
+    """A step's message gives back its step and seconds (a step may hold ": "); anything else,
+    or a malformed one, is not a timing."""
+    assert parse_timing(timing_message("service db ready", 1.23456)) == ("service db ready", 1.235)
+    assert parse_timing(timing_message("a: b", 0.5)) == ("a: b", 0.5)
+    for text in ("build: 0.5 s", "time: build: soon s", "time: : 1 s", "router: https://localhost/"):
+        assert parse_timing(text) is None
+
+
+def test_on_phase_hears_each_started_phase_in_order() -> None:
+    """`on_phase` gets every phase that started, with a duration; none after a stop."""
+    heard: list[tuple[str, float]] = []
+    events: list[str] = []
+
+    async def main() -> bool:
+        async with contextlib.AsyncExitStack() as cleanup:
+            return await run_phases(
+                _phases(events), cleanup, asyncio.Event(), say=events.append, on_phase=lambda *a: heard.append(a)
+            )
+
+    assert asyncio.run(main())
+    assert [name for name, _ in heard] == ["build", "services", "router", "start"]
+    assert all(seconds >= 0 for _, seconds in heard)
