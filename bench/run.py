@@ -1,7 +1,7 @@
 """Run sunup and its peers (supervisord, circus, honcho) through the scenarios of
 shared/spec/benchmarks.md, side by side in one run, and print a table with sunup's ratios.
 
-    python bench/run.py [--scenario NAME ...] [--manager NAME ...] [--quick]
+    python bench/run.py [--scenario NAME ...] [--manager NAME ...] [--quick] [--size N ...] [--repeats R]
 
 See bench/README.md. Benchmarks measure; they are not tests and assert nothing.
 """
@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="run only these (repeatable)")
     parser.add_argument("--manager", action="append", help="run only these managers (repeatable)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions")
+    parser.add_argument(
+        "--size", action="append", type=int, help="start scenario: these instance counts (repeatable; 1 5 50 200)"
+    )
+    parser.add_argument("--repeats", type=int, default=0, help="start scenario: starts per size (median; 5, quick 3)")
     args = parser.parse_args(argv)
 
     drivers = [d for d in all_drivers() if not args.manager or d.name in args.manager]
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: skipped, {reason}", file=sys.stderr)
     runnable = [d for d in drivers if d.name not in unavailable]
 
-    options = Options(quick=args.quick)
+    options = Options(quick=args.quick, sizes=tuple(args.size or ()), repeats=args.repeats)
     measurements: list[Measurement] = []
     errors: list[str] = []
     for scenario in args.scenario or list(SCENARIOS):

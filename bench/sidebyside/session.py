@@ -39,9 +39,21 @@ class Measurement:
 @dataclass(frozen=True, slots=True)
 class Options:
     quick: bool = False
+    #: The sizes of the start scenario (`--size`); default 1, 5, 50, 200 (quick: 1, 5, 50).
+    sizes: tuple[int, ...] = ()
+    #: Starts per size in the start scenario; the figure is their median.
+    repeats: int = 0
 
     def pick(self, full: int, quick: int) -> int:
         return quick if self.quick else full
+
+    @property
+    def start_sizes(self) -> tuple[int, ...]:
+        return self.sizes or ((1, 5, 50) if self.quick else (1, 5, 50, 200))
+
+    @property
+    def start_repeats(self) -> int:
+        return self.repeats or self.pick(5, 3)
 
 
 @contextmanager
@@ -130,6 +142,19 @@ class Session:
             self.current.process.poll()
             time.sleep(0.005)
         return time.monotonic()
+
+    def restart(self) -> None:
+        """Stop the current manager the way its users do and make sure it and its instances are
+        gone (killed by the marker after 30 s: honcho may hang on its pipes), for the next timed
+        launch of the same session; the warm-up is not redone."""
+        pid = self.driver.manager_pid(self.current)
+        self.driver.stop(self.current)
+        self.manager_gone(pid, timeout=30)
+        procfs.kill_marked(self.marker)
+        held, procs, _ = self.tracker.wait_for(lambda ps: not ps, 30, interval=0.005)
+        if not held:
+            raise RuntimeError(f"{self.driver.name}: {len(procs)} processes left 30 s after the stop")
+        release(self.current)
 
     def close(self) -> None:
         """Stop the manager, kill every process of the run, release the manager's leftovers."""
