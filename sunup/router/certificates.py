@@ -6,6 +6,12 @@ to trust (`curl --cacert`, a browser's or the system's store; `sunup routes` pri
 ``ca-key.pem`` is readable by the user only. A project's certificate and key are in
 ``<state>/router/tls``; they are made again when the hosts of the routes change or the
 certificate nears its end. Both are written whole (`sunup.atomicfile`).
+
+Checking them takes cryptography (~40 ms of every `sunup up` to import and parse): once checked,
+``<state>/router/tls/checked.json`` keeps a digest of the three files (CA certificate, the
+project's certificate and key), the hosts, and when to renew; an `up` that finds the same files
+and hosts before that time uses them without cryptography. Any change to a file makes the full
+check again.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import hashlib
 import ipaddress
+import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +65,14 @@ def project_certificate(folder: Path, hosts: Iterable[str], *, ca: Path | None =
     """The project's certificate in `folder` for `hosts` (plus localhost and 127.0.0.1), made or
     made again when needed; RuntimeFailure naming the file when a CA or key cannot be read."""
     ca_dir = ca if ca is not None else ca_folder()
-    authority, authority_key = _authority(ca_dir)
     names = sorted({"localhost", *hosts})
     certificate_path, key_path = folder / "cert.pem", folder / "key.pem"
-    if not _still_good(certificate_path, key_path, names, authority):
+    made = ProjectCertificate(certificate_path, key_path, ca_dir / "ca.pem")
+    if _known_good(made, names):
+        return made
+    authority, authority_key = _authority(ca_dir)
+    renew_at = _still_good(certificate_path, key_path, names, authority)
+    if renew_at is None:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -94,7 +107,41 @@ def project_certificate(folder: Path, hosts: Iterable[str], *, ca: Path | None =
             0o600,
         )
         _write(certificate_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
-    return ProjectCertificate(certificate_path, key_path, ca_dir / "ca.pem")
+        renew_at = (certificate.not_valid_after_utc - RENEW_BEFORE).timestamp()
+    _remember_good(made, names, renew_at)
+    return made
+
+
+def _digest(made: ProjectCertificate) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        for path in (made.authority, made.certificate, made.key):
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _known_good(made: ProjectCertificate, names: list[str]) -> bool:
+    """The files and hosts are those last checked (`_remember_good`) and not due for renewal."""
+    try:
+        checked = json.loads((made.certificate.parent / "checked.json").read_text())
+        fresh = checked["names"] == names and float(checked["renew_at"]) > time.time()
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    return fresh and checked["digest"] == _digest(made)
+
+
+def _remember_good(made: ProjectCertificate, names: list[str], renew_at: float) -> None:
+    digest = _digest(made)
+    if digest is not None:
+        with contextlib.suppress(OSError):  # a cache: failing to write it only costs the next check
+            write_atomically(
+                made.certificate.parent / "checked.json",
+                json.dumps({"names": names, "digest": digest, "renew_at": renew_at}),
+                0o644,
+            )
 
 
 def _authority(folder: Path) -> tuple[Certificate, PrivateKeyTypes]:
@@ -179,9 +226,9 @@ def _made_authority(folder: Path) -> tuple[Certificate, PrivateKeyTypes]:
     return certificate, key
 
 
-def _still_good(certificate_path: Path, key_path: Path, names: list[str], authority: Certificate) -> bool:
-    """The certificate exists, was signed by `authority`, names exactly `names` and is not near
-    its end."""
+def _still_good(certificate_path: Path, key_path: Path, names: list[str], authority: Certificate) -> float | None:
+    """When to renew the certificate (a POSIX time) if it exists, was signed by `authority`,
+    names exactly `names` and is not near its end; else None."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -189,18 +236,20 @@ def _still_good(certificate_path: Path, key_path: Path, names: list[str], author
         certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError):
-        return False
+        return None
     if key.public_key() != certificate.public_key():  # a key from elsewhere: nginx would refuse it
-        return False
+        return None
     if certificate.issuer != authority.subject:
-        return False
+        return None
     if certificate.not_valid_after_utc - RENEW_BEFORE < datetime.datetime.now(datetime.UTC):
-        return False
+        return None
     try:
         found = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return False
-    return sorted(found.get_values_for_type(x509.DNSName)) == names
+        return None
+    if sorted(found.get_values_for_type(x509.DNSName)) != names:
+        return None
+    return (certificate.not_valid_after_utc - RENEW_BEFORE).timestamp()
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
