@@ -25,7 +25,9 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx-light)
 command -v wrk >/dev/null || packages+=(wrk)
 # PHP apps run on the platform's PHP-FPM behind the app's nginx; Composer builds them.
 [ -x /usr/sbin/php-fpm8.2 ] || packages+=(php8.2-fpm)
-for ext in cli mysql pgsql redis amqp; do
+# Beside the services' clients, the extensions the platform enables by default that Composer and the
+# common templates (Drupal, Symfony, Laravel, WordPress) expect: curl, mbstring, xml, intl, gd, zip.
+for ext in cli mysql pgsql redis amqp curl mbstring xml intl gd zip sqlite3 bcmath; do
   dpkg -s "php8.2-$ext" >/dev/null 2>&1 || packages+=("php8.2-$ext")
 done
 command -v composer >/dev/null || packages+=(composer)
