@@ -33,6 +33,7 @@ from sunup.errors import ConfigError, SunupError, describe_os_error
 from sunup.isolation import InstanceCgroup, IsolationError
 from sunup.mounts.layout import entering
 from sunup.plan.model import GroupPlan, ProjectPlan
+from sunup.plan.resolve import with_resources
 from sunup.router.address import is_free
 from sunup.supervisor.child import dying_with_parent
 from sunup.supervisor.instance import InstanceId
@@ -43,6 +44,7 @@ from sunup.supervisor.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from sunup.config.loader import LoadedConfig
+    from sunup.plan.resources import ResourceSetting
 
 
 class DeploymentSteps(Protocol):
@@ -206,12 +208,15 @@ class Rollout:
         deployments: Deployments | None = None,
         load: Load | None = None,
         on_switch: Callable[[Release], None] = lambda _release: None,
+        settings: Callable[[], Mapping[str, ResourceSetting]] | None = None,
     ) -> None:
         self._launch = launch
         self._relay = relay
         self._deployments = deployments
         self._load = load
         self._on_switch = on_switch
+        #: This machine's resource settings, read again by each redeploy (`sunup resources:set`).
+        self._settings = settings
         self.release = Release(plan, deployment, launch(plan, deployment, free_port))
         self.runs: dict[int, DeployRun] = {}
         self._task: asyncio.Task[None] | None = None
@@ -276,7 +281,10 @@ class Rollout:
             if build:
                 await self._deploy()
             else:
-                await self._replace(self.release.plan, self.release.deployment)
+                plan = self.release.plan
+                if self._settings is not None:
+                    plan = with_resources(plan, await asyncio.to_thread(self._settings))
+                await self._replace(plan, self.release.deployment)
         except SunupError as exc:
             run.finish(DeployOutcome(exc.message, exc.hint))
         except OSError as exc:  # the machine refused something (a full disk): the supervisor goes on

@@ -7,6 +7,7 @@ anything it meets that the checks let through takes the platform's default.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -277,11 +278,6 @@ def _group(
     )
     variables = _merge_variables(view.get("variables") or {}, facts.variables)
     profile = view.get("container_profile") or resources.DEFAULT_RUNTIME_PROFILE
-    setting = facts.resources.get(f"{app}:{name}") or resources.ResourceSetting()
-    inherited = facts.resources.get(f"{app}:web") if kind is GroupKind.WORKER else None
-    cpu = setting.cpu or (inherited.cpu if inherited else None) or resources.DEFAULT_CPU
-    memory = setting.memory_mb or resources.memory_for(profile, cpu)
-    count = setting.count or 1
     env = environment.variables_environment(variables)
     env.update(
         {
@@ -314,7 +310,7 @@ def _group(
         environment=frozen_map(env),
         access=frozen_map(view.get("access") or DEFAULT_ACCESS),
         container_profile=profile,
-        resources=ResourcesPlan(cpu=cpu, memory_mb=memory, count=count, profile=profile),
+        resources=group_resources(app, name, kind, profile, facts.resources),
         timezone=view.get("timezone") or "UTC",
         firewall=frozen_map(view.get("firewall") or {}),
         additional_hosts=frozen_map(view.get("additional_hosts") or {}),
@@ -384,3 +380,34 @@ def _cron(name: str, spec: Mapping[str, Any]) -> CronPlan:
         shutdown_timeout=int(spec.get("shutdown_timeout") or DEFAULT_CRON_SHUTDOWN_TIMEOUT),
         timeout=int(spec.get("timeout") or DEFAULT_CRON_TIMEOUT),
     )
+
+
+def group_resources(
+    app: str, name: str, kind: GroupKind, profile: str, settings: Mapping[str, resources.ResourceSetting]
+) -> ResourcesPlan:
+    """A group's CPU, memory and count from this machine's settings (`sunup resources:set`):
+    a worker without a CPU of its own takes its app's web CPU, memory follows the profile."""
+    setting = settings.get(f"{app}:{name}") or resources.ResourceSetting()
+    inherited = settings.get(f"{app}:web") if kind is GroupKind.WORKER else None
+    cpu = setting.cpu or (inherited.cpu if inherited else None) or resources.DEFAULT_CPU
+    memory = setting.memory_mb or resources.memory_for(profile, cpu)
+    return ResourcesPlan(cpu=cpu, memory_mb=memory, count=setting.count or 1, profile=profile)
+
+
+def with_resources(plan: ProjectPlan, settings: Mapping[str, resources.ResourceSetting]) -> ProjectPlan:
+    """`plan` with every group's resources taken again from `settings`, nothing else changed:
+    what `sunup redeploy` applies after `sunup resources:set` (no build, same configuration)."""
+    apps = tuple(
+        dataclasses.replace(
+            app,
+            groups=tuple(
+                dataclasses.replace(
+                    group,
+                    resources=group_resources(app.name, group.name, group.kind, group.resources.profile, settings),
+                )
+                for group in app.groups
+            ),
+        )
+        for app in plan.apps
+    )
+    return dataclasses.replace(plan, apps=apps)

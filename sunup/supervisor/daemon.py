@@ -38,6 +38,7 @@ from sunup.deploy.progress import Relay
 from sunup.deploy.rollout import Deployments, DeploymentSteps, Release, Rollout, project_loader
 from sunup.errors import SunupError
 from sunup.isolation import Isolation, open_isolation
+from sunup.localsettings import read_settings
 from sunup.mounts.helper import compile_helper, start_watchdog, stop_watchdog
 from sunup.mounts.layout import open_layout
 from sunup.php import is_php
@@ -253,6 +254,7 @@ async def serve(
                 deployments=deployments,
                 load=project_loader(project_root),
                 on_switch=switch,
+                settings=lambda: read_settings(state.root),
             )
             made["rollout"] = rollout
             stopping.append(rollout.supervisor)

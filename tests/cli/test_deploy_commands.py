@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from sunup.plan.resources import DEFAULT_RUNTIME_PROFILE, memory_for
+
 BOUND = 30.0  # seconds any single wait may take before the test fails
 
 #: post_start of every instance: wait for this start's line, then say the instance is ready.
@@ -242,6 +244,31 @@ def test_redeploy_restarts_and_runs_post_deploy_only(project: Project) -> None:
     assert "build" not in " ".join(events)
     assert_one_deploy(events, "v1", deploy_hook=False)
     assert not set(project.pids().values()) & set(before.values())
+
+
+def memory_limit(pid: int) -> int | None:
+    """The memory limit of the cgroup `pid` runs in (v1 or v2), None without one."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _id, controllers, path = line.split(":", 2)
+        for folder, name in (("memory", "memory.limit_in_bytes"), ("", "memory.max")):
+            wanted = "memory" in controllers.split(",") if folder else controllers == ""
+            limit = Path("/sys/fs/cgroup", folder, path.lstrip("/"), name)
+            if wanted and limit.exists() and limit.read_text().strip().isdigit():
+                return int(limit.read_text())
+    return None
+
+
+def test_redeploy_applies_new_sizes(project: Project) -> None:
+    """`resources:set --size` says to redeploy; the redeploy's instances run with the new size."""
+    project.ok("up", "-d", "--settle", "0.2")
+    before = memory_limit(project.pids()["web.0"])
+    if before is None:
+        pytest.skip("no memory cgroup for the instances here")
+    said = project.ok("resources:set", "--size", "web:2")
+    assert "sunup redeploy" in said.stdout + said.stderr
+    project.ok("redeploy")
+    after = memory_limit(project.pids()["web.0"])
+    assert after == memory_for(DEFAULT_RUNTIME_PROFILE, 2.0) * 1024 * 1024 != before
 
 
 def read_until(process: subprocess.Popen[str], text: str) -> str:
