@@ -125,6 +125,8 @@ FILES = (
     StateFile("router/nginx.conf", TEXT),  # made anew at each start (the web ports change)
     StateFile("router/tls/cert.pem", TEXT),
     StateFile("router/tls/key.pem", TEXT),
+    #: The record of the last certificate check: damaged, the certificate is checked in full again.
+    StateFile("router/tls/checked.json", JSON),
     StateFile("logs/router/access.log", LOG),
     StateFile("logs/router/error.log", LOG),
 )
