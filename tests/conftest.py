@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from sunup.supervisor.statedir import DEFAULT_STATE_DIR
+from sunup.errors import SunupError
+from sunup.supervisor.statedir import DEFAULT_STATE_DIR, StateDir, holder
 
 REPO = Path(__file__).resolve().parent.parent
 #: The corpus of real configurations lives beside the repository (../shared), never copied in.
@@ -113,3 +116,31 @@ def no_cgroup_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
         with contextlib.suppress(OSError):
             top.rmdir()
     assert not leaked, "cgroups left behind: " + ", ".join(f"{t} (state {s})" for t, s in sorted(leaked.items()))
+
+
+#: How much of a running supervisor's log a failed test's report shows.
+SUPERVISOR_LOG_LINES = 120
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A test that failed while a supervisor of its own still runs (a `sunup up -d` that did not
+    return, say): each such supervisor is asked for its threads' stacks (SIGUSR2, faulthandler),
+    and the end of its log goes into the report. Rare timing failures in CI are then readable."""
+    outcome = yield
+    report = outcome.get_result()
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.when != "call" or not report.failed or not isinstance(tmp, Path):
+        return
+    for lock in sorted(tmp.rglob("supervisor.lock"))[:4]:
+        with contextlib.suppress(OSError, SunupError):
+            pid = holder(StateDir(lock.parent))  # only a supervisor that holds its lock now
+            if pid is None or pid <= 0:
+                continue
+            os.kill(pid, signal.SIGUSR2)
+            log = lock.parent / "supervisor.log"
+            deadline = time.monotonic() + 2.0  # the dump is written by the supervisor itself
+            while "most recent call first" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            tail = log.read_text(errors="replace").splitlines()[-SUPERVISOR_LOG_LINES:]
+            report.sections.append((f"supervisor {pid} still running: {log}", "\n".join(tail)))

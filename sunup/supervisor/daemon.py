@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import os
 import signal
@@ -110,6 +111,9 @@ async def serve(
     """
     lock = SupervisorLock(state)
     lock.acquire()
+    # `kill -USR2 <supervisor>` writes the stack of every thread to its log (supervisor.log in
+    # the background): what a supervisor that seems stuck is doing, without stopping it.
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     stopping: list[Supervisor] = []  # the instances' supervisor (replaced by each deploy)
