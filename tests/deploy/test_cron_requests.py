@@ -89,8 +89,8 @@ def test_pause_holds_queued_crons_and_close_releases_waiters(make_project: Calla
         scheduler.pause()
         reports: list[tuple[str, float]] = []
         idle = asyncio.ensure_future(scheduler.wait_idle(lambda name, seconds: reports.append((name, seconds))))
-        await asyncio.sleep(0.1)
-        assert not idle.done() and reports and reports[0][0] == "gated"
+        await _until(lambda: bool(reports), "wait_idle to report the running cron")
+        assert not idle.done() and reports[0][0] == "gated"
         (root / "go").touch()
         async with asyncio.timeout(BOUND):
             await idle
