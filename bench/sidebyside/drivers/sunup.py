@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sidebyside.drivers.base import Launched, run_quietly, spawn
-from sidebyside.procfs import Tracker
+from sidebyside.procfs import Tracker, read_proc
 from sidebyside.program import Program
 
 
@@ -102,15 +102,16 @@ class SunupDriver:
         return workers
 
     def manager_pid(self, launched: Launched) -> int | None:
-        """The supervisor: the oldest process of the run running sunup, other than the `up -d`
-        client (an instance forked but not yet exec'd shows sunup's command line too)."""
-        client = launched.process.pid
-        candidates = [
-            proc
-            for proc in Tracker(launched.marker).scan()
-            if proc.pid != client and any("sunup" in part for part in proc.cmdline[:3])
-        ]
-        return min(candidates, key=lambda p: (p.start, p.pid)).pid if candidates else None
+        """The supervisor: the pid written in its lock file, once it holds it and runs. (The
+        oldest process of the run running sunup is not it: `up -d` forks twice, and the first
+        child, gone a moment later, read as a supervisor using no CPU at all.)"""
+        try:
+            pid = int((_project(launched) / ".sunup" / "supervisor.lock").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        proc = read_proc(pid)
+        marked = any(p.pid == pid for p in Tracker(launched.marker).scan())
+        return pid if proc is not None and proc.alive and marked else None
 
     def stop(self, launched: Launched) -> None:
         run_quietly([*sunup_argv(), "down"], _project(launched), timeout=90)
