@@ -80,6 +80,20 @@ def _project(make_project: Callable[..., Path]) -> Path:
     )
 
 
+def pod_web(root: Path, state: Path) -> tuple[Instance, int]:
+    """`sunup run-instance` of app's web on a free port (a pod's command, no isolation, no build
+    folder), with that port."""
+    listen = _free_port()
+    environ = {
+        "PATH": os.environ["PATH"],
+        "SUNUP_STATE_DIR": str(state),
+        "SUNUP_BUILD_DIR": str(state / "no-build"),
+        "SUNUP_ISOLATION": "none",
+    }
+    argv = [sys.executable, "-m", "sunup", "run-instance", "--app", "app", "--listen", str(listen)]
+    return Instance(argv, root, environ), listen
+
+
 def _get(url: str, timeout: float = 20.0) -> tuple[int, bytes]:
     """The status and body of GET `url`, retried while nothing listens yet (bounded)."""
     end = time.monotonic() + timeout
@@ -104,15 +118,7 @@ def test_static_files_are_served_by_nginx_and_the_rest_by_the_app(
     rest to the app, answers 404 for a missing file of a static-only location, and SIGTERM stops
     both with status 0."""
     root = _project(make_project)
-    listen = _free_port()
-    environ = {
-        "PATH": os.environ["PATH"],
-        "SUNUP_STATE_DIR": str(short_state),
-        "SUNUP_BUILD_DIR": str(short_state / "no-build"),
-        "SUNUP_ISOLATION": "none",
-    }
-    argv = [sys.executable, "-m", "sunup", "run-instance", "--app", "app", "--listen", str(listen)]
-    instance = Instance(argv, root, environ)
+    instance, listen = pod_web(root, short_state)
     try:
         instance.wait_for(rf"port {listen} served by nginx \(web\.locations\), the rest to 127\.0\.0\.1:\d+")
         base = f"http://127.0.0.1:{listen}"
@@ -195,15 +201,7 @@ def test_a_request_while_the_app_starts_is_held_then_answered(
     root = _project(make_project)
     config = CONFIG.replace('start: "python3 app.py"', 'start: "sleep 2; exec python3 app.py"')
     (root / ".upsun" / "config.yaml").write_text(config, encoding="utf-8")
-    listen = _free_port()
-    environ = {
-        "PATH": os.environ["PATH"],
-        "SUNUP_STATE_DIR": str(short_state),
-        "SUNUP_BUILD_DIR": str(short_state / "no-build"),
-        "SUNUP_ISOLATION": "none",
-    }
-    argv = [sys.executable, "-m", "sunup", "run-instance", "--app", "app", "--listen", str(listen)]
-    instance = Instance(argv, root, environ)
+    instance, listen = pod_web(root, short_state)
     try:
         instance.wait_for(rf"port {listen} served by nginx")
         base = f"http://127.0.0.1:{listen}"

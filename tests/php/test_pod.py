@@ -3,16 +3,13 @@ on the pod's port, as locally: the front controller, a script, static files, php
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sunup.router.runner import find_nginx
-from tests.export.test_pod_web_server import _get, short_state  # noqa: F401
-from tests.export.test_run_instance import Instance, _free_port
+from tests.export.test_pod_web_server import _get, pod_web, short_state  # noqa: F401
 from tests.php.conftest import NEEDS_FPM
 
 pytestmark = [pytest.mark.slow, NEEDS_FPM, pytest.mark.skipif(find_nginx() is None, reason="needs nginx")]
@@ -43,15 +40,7 @@ def test_php_web_in_a_pod(make_project: Callable[..., Path], short_state: Path) 
         },
         name="pod",
     )
-    listen = _free_port()
-    environ = {
-        "PATH": os.environ["PATH"],
-        "SUNUP_STATE_DIR": str(short_state),
-        "SUNUP_BUILD_DIR": str(short_state / "no-build"),
-        "SUNUP_ISOLATION": "none",
-    }
-    argv = [sys.executable, "-m", "sunup", "run-instance", "--app", "app", "--listen", str(listen)]
-    instance = Instance(argv, root, environ)
+    instance, listen = pod_web(root, short_state)
     try:
         instance.wait_for(rf"port {listen} served by nginx \(web\.locations\)")
         base = f"http://127.0.0.1:{listen}"
