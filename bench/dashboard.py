@@ -27,17 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from sunup.dashboard.chromium import ARGS, CHROMIUM
+
 CONFIG = """\
 applications:
   app:
@@ -159,7 +150,7 @@ def main() -> int:
             before = memory_mb(pid)
             with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
                 context = playwright.chromium.launch_persistent_context(
-                    profile, executable_path=CHROMIUM, args=ARGS, headless=True
+                    profile, executable_path=CHROMIUM, args=list(ARGS), headless=True
                 )
                 flag.touch()  # the talker prints a line a second from now on
                 page = context.new_page()

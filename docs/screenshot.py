@@ -22,18 +22,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sunup.dashboard.chromium import ARGS, CHROMIUM
+
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def sunup(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -90,7 +81,7 @@ def main() -> int:
                 context = playwright.chromium.launch_persistent_context(
                     profile,
                     executable_path=CHROMIUM,
-                    args=ARGS,
+                    args=list(ARGS),
                     headless=True,
                     viewport={"width": 1280, "height": 900},
                 )

@@ -19,20 +19,10 @@ from typing import Any
 
 import pytest
 
+from sunup.dashboard.chromium import ARGS, CHROMIUM
 from tests.cli.test_runtime_commands import ps, sunup
 from tests.conftest import project_maker
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: What the issue promises: a change on screen within a second.
 LIVE = 1000
 #: Longest wait for something that takes its own time (a restart).
@@ -104,7 +94,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, headless=True, viewport={"width": 1280, "height": 900}
+            profile, executable_path=CHROMIUM, args=list(ARGS), headless=True, viewport={"width": 1280, "height": 900}
         )
         try:
             yield context
