@@ -24,15 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from sunup.supervisor.logcapture import KEPT_XATTR
+from sunup.supervisor.logreader import INOTIFY_FLAGS, INOTIFY_MASK, open_log, replaced
 
-_IN_MODIFY = 0x002
-_IN_CLOSE_WRITE = 0x008
-_IN_MOVED_TO = 0x080
-_IN_CREATE = 0x100
-_IN_NONBLOCK = 0o4000
-_IN_CLOEXEC = 0o2000000
-_MASK = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
 _EVENT = struct.Struct("iIII")
 #: Most bytes handed to listeners per change of one file (a burst of output is cut, not queued).
 MAX_CHUNK = 256 * 1024
@@ -48,20 +41,9 @@ class _Tail:
     listeners: list[Listener] = field(default_factory=list)
 
     def open(self, *, at_end: bool, kept: bool = False) -> None:
-        try:
-            handle = open(self.path, "rb")  # noqa: SIM115 - kept open while followed
-        except FileNotFoundError:
-            return
-        info = os.fstat(handle.fileno())
-        self.identity = (info.st_dev, info.st_ino)
-        if at_end:
-            handle.seek(0, os.SEEK_END)
-        elif kept:
-            try:
-                handle.seek(int(os.getxattr(handle.fileno(), KEPT_XATTR)))
-            except (OSError, ValueError):
-                handle.seek(0, os.SEEK_END)
-        self.handle = handle
+        opened = open_log(self.path, at_end=at_end, kept=kept)
+        if opened is not None:
+            self.handle, self.identity = opened
 
     def read(self) -> bytes:
         """What was appended since the last read (b"" when nothing): the rest of the file
@@ -86,11 +68,7 @@ class _Tail:
 
     def _replaced(self) -> bool:
         assert self.handle is not None
-        try:
-            info = os.stat(self.path)
-        except FileNotFoundError:
-            return True
-        return (info.st_dev, info.st_ino) != self.identity or info.st_size < self.handle.tell()
+        return replaced(self.path, self.identity, self.handle.tell())
 
     def close(self) -> None:
         if self.handle is not None:
@@ -149,13 +127,13 @@ class Tails:
         if folder in self._folders:
             return
         if self._fd is None:
-            fd = self._libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+            fd = self._libc.inotify_init1(INOTIFY_FLAGS)
             if fd < 0:
                 raise OSError(ctypes.get_errno(), "inotify_init1")
             self._fd = fd
             self._loop.add_reader(fd, self._changed)
         folder.mkdir(parents=True, exist_ok=True)
-        watch = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), _MASK)
+        watch = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), INOTIFY_MASK)
         if watch < 0:
             raise OSError(ctypes.get_errno(), f"inotify_add_watch {folder}")
         self._folders[folder] = watch

@@ -33,8 +33,10 @@ _IN_MODIFY = 0x002
 _IN_CLOSE_WRITE = 0x008
 _IN_MOVED_TO = 0x080
 _IN_CREATE = 0x100
-_IN_NONBLOCK = 0o4000
-_IN_CLOEXEC = 0o2000000
+#: inotify_init1's flags, and the events of a log's folder that mean "look at the log again"
+#: (written, closed, renamed over by a trim, created): also the dashboard's (`sunup.dashboard.tail`).
+INOTIFY_FLAGS = 0o4000 | 0o2000000  # IN_NONBLOCK | IN_CLOEXEC
+INOTIFY_MASK = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
 _BLOCK = 64 * 1024
 #: The UTC timestamp `Timestamps` puts before every line (``2025-01-31T12:00:00.123Z ``).
 _STAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
@@ -102,11 +104,10 @@ def last_lines(path: Path, count: int) -> bytes:
 class _Inotify:
     def __init__(self, folder: Path) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        self.fd = libc.inotify_init1(INOTIFY_FLAGS)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1")
-        mask = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
-        if libc.inotify_add_watch(self.fd, os.fsencode(folder), mask) < 0:
+        if libc.inotify_add_watch(self.fd, os.fsencode(folder), INOTIFY_MASK) < 0:
             errno = ctypes.get_errno()
             os.close(self.fd)
             raise OSError(errno, f"inotify_add_watch {folder}")
@@ -141,28 +142,14 @@ class LogFollower:
         self._identity: tuple[int, int] | None = None
         self._open(start_at_end)
 
-    def _open(self, at_end: bool) -> None:
-        try:
-            handle = open(self._path, "rb")  # noqa: SIM115 - kept open while following
-        except FileNotFoundError:
-            return
-        info = os.fstat(handle.fileno())
-        self._identity = (info.st_dev, info.st_ino)
-        if at_end:
-            handle.seek(0, os.SEEK_END)
-        self._handle = handle
+    def _open(self, at_end: bool, kept: bool = False) -> None:
+        opened = open_log(self._path, at_end=at_end, kept=kept)
+        if opened is not None:
+            self._handle, self._identity = opened
 
     def _open_trimmed(self) -> None:
         """Open the file that replaced the one followed, just after the old lines it keeps."""
-        self._open(False)
-        if self._handle is None:
-            return
-        try:
-            kept = int(os.getxattr(self._handle.fileno(), KEPT_XATTR))
-        except (OSError, ValueError):
-            self._handle.seek(0, os.SEEK_END)
-            return
-        self._handle.seek(kept)
+        self._open(False, kept=True)
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -175,7 +162,7 @@ class LogFollower:
                 chunk = self._handle.read()
                 if chunk:
                     return chunk
-                if _replaced(self._path, self._identity, self._handle.tell()):
+                if replaced(self._path, self._identity, self._handle.tell()):
                     # Trimmed: the new file starts with lines already shown.
                     self._handle.close()
                     self._handle = None
@@ -203,7 +190,7 @@ class LogFollower:
             if chunk:
                 chunks.append(chunk)
                 continue
-            if not _replaced(self._path, self._identity, self._handle.tell()):
+            if not replaced(self._path, self._identity, self._handle.tell()):
                 break
             self._handle.close()
             self._handle = None
@@ -262,7 +249,28 @@ def merged_last_lines(paths: Sequence[Path], count: int) -> list[tuple[int, byte
     return [(index, line) for _, index, line in merged]
 
 
-def _replaced(path: Path, identity: tuple[int, int] | None, position: int) -> bool:
+def open_log(path: Path, *, at_end: bool, kept: bool = False) -> tuple[BinaryIO, tuple[int, int]] | None:
+    """`path` opened to follow it, and its identity (device, inode); None when it does not exist.
+    Read from its end (`at_end`), just after the old lines a trim kept in it (`kept`: the
+    `KEPT_XATTR` it carries, else its end), or from its start."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - kept open while followed
+    except FileNotFoundError:
+        return None
+    info = os.fstat(handle.fileno())
+    if at_end:
+        handle.seek(0, os.SEEK_END)
+    elif kept:
+        try:
+            handle.seek(int(os.getxattr(handle.fileno(), KEPT_XATTR)))
+        except (OSError, ValueError):
+            handle.seek(0, os.SEEK_END)
+    return handle, (info.st_dev, info.st_ino)
+
+
+def replaced(path: Path, identity: tuple[int, int] | None, position: int) -> bool:
+    """Whether the log followed at `position` of the file `identity` was replaced (trimmed,
+    removed) or cut shorter than that: then it is opened again."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
